@@ -1,0 +1,140 @@
+package mountopts
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const sample = `
+# global options
+cache_dir = /var/cache/bimfs
+memory_cache = 512MiB
+metadata_ttl = 1m
+
+[account work]
+service = bim360
+client_id = "abc 123"
+base_url = http://127.0.0.1:9/
+
+[account "bc"]
+service = BIMcloud
+base_url = https://bimcloud.example.test
+`
+
+func TestLoadAndPrecedence(t *testing.T) {
+	var o Options
+	if err := o.Load(strings.NewReader(sample)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.ParseMountOptions("rw,memory_cache=1G,allow_other,entry_timeout=0.5,_netdev"); err != nil {
+		t.Fatal(err)
+	}
+	o.Defaults()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if o.CacheDir != "/var/cache/bimfs" || o.MemoryCache != 1<<30 || !o.AllowOther || o.EntryTimeout != 500*time.Millisecond {
+		t.Fatalf("options %+v", o)
+	}
+	if o.MetadataTTL != time.Minute || o.DiskCache != DefaultDiskCache || o.BlockSize != DefaultBlockSize {
+		t.Fatalf("defaults not applied: %+v", o)
+	}
+	w, ok := o.Account("work")
+	if !ok || w.ClientID != "abc 123" || w.BaseURL != "http://127.0.0.1:9" || w.Service != ServiceBIM360 {
+		t.Fatalf("work %+v", w)
+	}
+	bc, ok := o.Account("bc")
+	if !ok || bc.Service != ServiceBIMcloud || bc.ClientID != "bimfs" {
+		t.Fatalf("bc %+v", bc)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cases := map[string]string{
+		"unknown key":     "frobnicate = 1",
+		"bad size":        "memory_cache = lots",
+		"bad unit":        "memory_cache = 5X",
+		"bad duration":    "attr_timeout = soon",
+		"bad section":     "[acct x]",
+		"unterminated":    "[account x",
+		"no equals":       "cache_dir /tmp",
+		"bad account key": "[account a]\ncolour = red",
+		"bad bool":        "debug = maybe",
+	}
+	for name, text := range cases {
+		var o Options
+		if err := o.Load(strings.NewReader(text)); err == nil {
+			t.Errorf("%s: accepted %q", name, text)
+		} else if !strings.Contains(err.Error(), "line") {
+			t.Errorf("%s: error does not name the line: %v", name, err)
+		}
+	}
+	if err := (&Options{}).ParseMountOptions("nosuchopt=1"); err == nil || !strings.Contains(err.Error(), "unknown option") {
+		t.Errorf("-o unknown: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]Options{
+		"block size":   {BlockSize: 1000},
+		"no service":   {Accounts: []Account{{Name: "a"}}},
+		"bad service":  {Accounts: []Account{{Name: "a", Service: "dropbox"}}},
+		"bad name":     {Accounts: []Account{{Name: "a/b", Service: "bim360", ClientID: "x"}}},
+		"no client":    {Accounts: []Account{{Name: "a", Service: "bim360"}}},
+		"no manager":   {Accounts: []Account{{Name: "a", Service: "bimcloud"}}},
+		"dup":          {Accounts: []Account{{Name: "a", Service: "bim360", ClientID: "x"}, {Name: "a", Service: "bim360", ClientID: "x"}}},
+		"2legged":      {Accounts: []Account{{Name: "a", Service: "bim360", ClientID: "x", TwoLegged: true}}},
+		"bad url":      {Accounts: []Account{{Name: "a", Service: "bimcloud", BaseURL: "ftp://x"}}},
+		"neg duration": {AttrTimeout: -time.Second},
+	}
+	for name, o := range cases {
+		o.Defaults()
+		if err := o.Validate(); err == nil {
+			t.Errorf("%s: accepted %+v", name, o)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"4096": 4096, "1k": 1024, "512MiB": 512 << 20, "1.5G": 3 << 29, "2 TB": 2 << 40} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("%q: %d %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "-1", "1Q", "MiB"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	var o Options
+	if err := o.LoadFile(filepath.Join(t.TempDir(), "missing"), false); err != nil {
+		t.Fatalf("missing default config: %v", err)
+	}
+	if err := o.LoadFile(filepath.Join(t.TempDir(), "missing"), true); err == nil {
+		t.Fatal("missing explicit config accepted")
+	}
+	p := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(p, []byte("debug = yes\n"), 0o600)
+	if err := o.LoadFile(p, true); err != nil || !o.Debug {
+		t.Fatalf("%v %+v", err, o)
+	}
+}
+
+func TestReadSecretRefusesWorldReadable(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(p, []byte("s3cret\n"), 0o644)
+	a := Account{Name: "a", ClientSecretFile: p}
+	if _, err := a.ReadSecret(); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("err %v", err)
+	}
+	os.Chmod(p, 0o600)
+	if s, err := a.ReadSecret(); err != nil || s != "s3cret" {
+		t.Fatalf("%q %v", s, err)
+	}
+}
