@@ -1,0 +1,207 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/bimfs/bimfs/remote"
+)
+
+// fetch is one range request for the contiguous blocks of its pendings.
+//
+// Its context is detached from any single reader: it is cancelled when the
+// last reference goes away. A demand fetch is referenced by each reader
+// waiting for one of its blocks; a prefetch is also referenced by the handle
+// that issued it until that handle closes or seeks elsewhere.
+type fetch struct {
+	ctx         context.Context
+	cancel      context.CancelFunc
+	speculative bool
+	src         Source
+	id          remote.ID
+	v           remote.Version
+	size        int64
+	sem         chan struct{} // the issuing handle's parallelism limit, or nil
+	blocks      []*pending
+
+	// Guarded by Cache.mu.
+	refs     int
+	finished bool
+}
+
+// startFetchLocked registers blocks [first, first+n) as in flight and starts
+// fetching them. The caller holds c.mu, has checked that none of the blocks
+// is in flight, and gets refs references to release.
+func (c *Cache) startFetchLocked(parent context.Context, r *Reader, first, n int64, speculative bool, refs int) *fetch {
+	ctx, cancel := context.WithCancel(parent)
+	f := &fetch{
+		ctx: ctx, cancel: cancel, speculative: speculative,
+		src: r.src, id: r.id, v: r.v, size: r.size,
+		refs: refs,
+	}
+	if speculative {
+		f.sem = r.sem
+	}
+	for k := first; k < first+n; k++ {
+		p := &pending{key: blockKey{r.v.ID, k}, f: f, done: make(chan struct{})}
+		f.blocks = append(f.blocks, p)
+		c.inflight[p.key] = p
+	}
+	if !c.spawn(func() { c.runFetch(f) }) {
+		// Only during Close: fail the blocks right away.
+		f.finished = true
+		for _, p := range f.blocks {
+			p.err = ErrClosed
+			delete(c.inflight, p.key)
+			close(p.done)
+		}
+	}
+	return f
+}
+
+// release drops one reference to f, cancelling it if it was the last one and
+// the bytes have not arrived yet.
+func (c *Cache) release(f *fetch) {
+	if f == nil {
+		return
+	}
+	c.mu.Lock()
+	f.refs--
+	last := f.refs == 0 && !f.finished
+	c.mu.Unlock()
+	if last {
+		f.cancel()
+	}
+}
+
+func (c *Cache) runFetch(f *fetch) {
+	defer f.cancel()
+	var bufs [][]byte
+	var err error
+	if f.sem != nil {
+		select {
+		case f.sem <- struct{}{}:
+			defer func() { <-f.sem }()
+		case <-f.ctx.Done():
+			err = f.ctx.Err()
+		}
+	}
+	bs := c.opts.BlockSize
+	first := f.blocks[0].key.index
+	lens := make([]int64, len(f.blocks))
+	for i := range lens {
+		lens[i] = blockLen(f.size, bs, first+int64(i))
+	}
+	if err == nil {
+		if f.speculative {
+			c.st.prefetchReqs.Add(1)
+		}
+		bufs, err = c.readBlocks(f.ctx, f.src, f.id, f.v, first*bs, lens)
+	}
+	if err != nil && f.ctx.Err() == nil && !errIsCancel(err) {
+		c.log.Warn("cache: fetch failed", "version", f.v.ID, "offset", first*bs,
+			"blocks", len(lens), "prefetch", f.speculative, "err", err)
+	}
+
+	c.mu.Lock()
+	f.finished = true
+	for i, p := range f.blocks {
+		if err != nil {
+			p.err = err
+			if c.inflight[p.key] == p {
+				delete(c.inflight, p.key)
+			}
+		} else {
+			p.data = bufs[i]
+		}
+		close(p.done)
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return
+	}
+	for _, p := range f.blocks {
+		if c.mem != nil {
+			c.mem.set(p.key, p.data)
+		}
+		c.storeq <- storeJob{p}
+	}
+}
+
+// readBlocks reads [off, off+sum(lens)) and cuts it into blocks. The whole
+// response is checked to have exactly the requested length before any of it
+// is returned, so a response for the wrong range can never be served. A
+// response that breaks off or has the wrong length is requested once more.
+// Errors from ReadRange itself are returned as they are.
+func (c *Cache) readBlocks(ctx context.Context, src Source, id remote.ID, v remote.Version, off int64, lens []int64) ([][]byte, error) {
+	var total int64
+	for _, n := range lens {
+		total += n
+	}
+	for attempt := 0; ; attempt++ {
+		c.st.remoteRequests.Add(1)
+		rc, err := src.ReadRange(ctx, id, v, off, total)
+		if err != nil {
+			return nil, err
+		}
+		bufs, got, err := readExact(rc, lens)
+		rc.Close()
+		c.st.bytesFetched.Add(got)
+		if err == nil {
+			return bufs, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		err = rangeError(v, off, total, got, err)
+		if attempt > 0 {
+			return nil, err
+		}
+		c.st.retries.Add(1)
+		c.log.Info("cache: repeating range request", "version", v.ID, "offset", off, "length", total, "err", err)
+	}
+}
+
+// errTooLong marks a response with more bytes than requested.
+var errTooLong = errors.New("response longer than requested")
+
+// readExact fills one buffer per length from r and checks that r ends there.
+func readExact(r io.Reader, lens []int64) ([][]byte, int64, error) {
+	bufs := make([][]byte, len(lens))
+	var got int64
+	for i, n := range lens {
+		b := make([]byte, n)
+		m, err := io.ReadFull(r, b)
+		got += int64(m)
+		if err != nil {
+			return nil, got, err
+		}
+		bufs[i] = b
+	}
+	var one [1]byte
+	if m, _ := io.ReadFull(r, one[:]); m > 0 {
+		return nil, got, errTooLong
+	}
+	return bufs, got, nil
+}
+
+// rangeError turns a broken response into a *remote.Error. A *remote.Error
+// from the body is kept as it is.
+func rangeError(v remote.Version, off, want, got int64, err error) error {
+	var re *remote.Error
+	switch {
+	case errors.As(err, &re):
+		return err
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return &remote.Error{Kind: remote.Unavailable, Op: "cache.ReadRange",
+			Message: fmt.Sprintf("short response for version %s at offset %d: got %d of %d bytes", v.ID, off, got, want)}
+	case errors.Is(err, errTooLong):
+		return &remote.Error{Kind: remote.KindUnknown, Op: "cache.ReadRange",
+			Message: fmt.Sprintf("response for version %s at offset %d is longer than the %d bytes requested", v.ID, off, want)}
+	default:
+		return &remote.Error{Kind: remote.Unavailable, Op: "cache.ReadRange",
+			Message: fmt.Sprintf("reading version %s at offset %d", v.ID, off), Err: err}
+	}
+}
