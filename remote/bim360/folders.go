@@ -1,0 +1,157 @@
+package bim360
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+)
+
+// Folder is one folder. Its name is Attributes.Name; the spec reserves
+// displayName.
+type Folder struct {
+	Type       string `json:"type"`
+	ID         string `json:"id"`
+	Attributes struct {
+		Name                   string    `json:"name"`
+		DisplayName            string    `json:"displayName"`
+		ObjectCount            int       `json:"objectCount"`
+		CreateTime             Time      `json:"createTime"`
+		LastModifiedTime       Time      `json:"lastModifiedTime"`
+		LastModifiedTimeRollup Time      `json:"lastModifiedTimeRollup"`
+		Hidden                 bool      `json:"hidden"`
+		Extension              Extension `json:"extension"`
+	} `json:"attributes"`
+	Relationships struct {
+		Parent Relationship `json:"parent"`
+	} `json:"relationships"`
+}
+
+// FolderResponse is the body of GET folder.
+type FolderResponse struct {
+	Data Folder `json:"data"`
+}
+
+// FolderContents is a folder's listing: its subfolders, its items and the
+// items' tip versions (the "included" array), with every page joined.
+type FolderContents struct {
+	Folders  []Folder
+	Items    []Item
+	Included []Version
+	Links    Links
+	// Pages is the number of calls the listing took.
+	Pages int
+}
+
+// Tip returns the included tip version of item, if the listing carried it.
+func (fc *FolderContents) Tip(it *Item) (*Version, bool) {
+	id := it.Relationships.Tip.Data.ID
+	for i := range fc.Included {
+		if fc.Included[i].ID == id {
+			return &fc.Included[i], true
+		}
+	}
+	return nil, false
+}
+
+// contentsPage is one page of folder contents on the wire: data mixes
+// folders and items, told apart by their type.
+type contentsPage struct {
+	Data     []json.RawMessage `json:"data"`
+	Included []Version         `json:"included"`
+	Links    Links             `json:"links"`
+}
+
+// ContentsRequest holds the options of FoldersService.Contents.
+type ContentsRequest struct {
+	ProjectID, FolderID string
+	// FilterType limits the listing to "folders" or "items".
+	FilterType string
+	// IncludeHidden asks for deleted items and folders too.
+	IncludeHidden bool
+	// Limit is page[limit]; 0 means PageLimit (the maximum, 200).
+	Limit int
+}
+
+// Get calls GET /data/v1/projects/{project_id}/folders/{folder_id} (getFolder).
+func (s *FoldersService) Get(ctx context.Context, projectID, folderID string) (*Folder, error) {
+	var out FolderResponse
+	if err := s.c.get(ctx, "bim360.GetFolder", s.c.endpoint(nil, "/data/v1/projects/%s/folders/%s", projectID, folderID), &out); err != nil {
+		return nil, err
+	}
+	return &out.Data, nil
+}
+
+// Contents calls GET /data/v1/projects/{project_id}/folders/{folder_id}/contents
+// (getFolderContents) and follows links.next until it is absent, so the
+// answer holds the whole folder. A page may be empty in the middle of a
+// listing; only a missing next link ends it.
+func (s *FoldersService) Contents(ctx context.Context, req *ContentsRequest) (*FolderContents, error) {
+	const op = "bim360.GetFolderContents"
+	q := url.Values{}
+	limit := req.Limit
+	if limit <= 0 || limit > PageLimit {
+		limit = PageLimit
+	}
+	q.Set("page[limit]", strconv.Itoa(limit))
+	if req.FilterType != "" {
+		q.Set("filter[type]", req.FilterType)
+	}
+	if req.IncludeHidden {
+		q.Set("includeHidden", "true")
+	}
+	var all FolderContents
+	var decodeErr error
+	n, err := s.c.pages(ctx, op, s.c.endpoint(q, "/data/v1/projects/%s/folders/%s/contents", req.ProjectID, req.FolderID), func() (any, func() Links) {
+		var p contentsPage
+		return &p, func() Links {
+			if err := all.add(&p); err != nil && decodeErr == nil {
+				decodeErr = err
+			}
+			all.Links = p.Links
+			return p.Links
+		}
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	all.Pages = n
+	return &all, nil
+}
+
+func (fc *FolderContents) add(p *contentsPage) error {
+	for _, raw := range p.Data {
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return malformed("bim360.GetFolderContents", err)
+		}
+		switch head.Type {
+		case "folders":
+			var f Folder
+			if err := json.Unmarshal(raw, &f); err != nil {
+				return malformed("bim360.GetFolderContents", err)
+			}
+			fc.Folders = append(fc.Folders, f)
+		case "items":
+			var it Item
+			if err := json.Unmarshal(raw, &it); err != nil {
+				return malformed("bim360.GetFolderContents", err)
+			}
+			fc.Items = append(fc.Items, it)
+		default:
+			// Other resource types (links, refs) are not files.
+		}
+	}
+	fc.Included = append(fc.Included, p.Included...)
+	return nil
+}
+
+func malformed(op string, err error) error {
+	return remoteErr(op, fmt.Sprintf("malformed response: %v", err))
+}
