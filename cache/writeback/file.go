@@ -243,7 +243,11 @@ func (f *File) Release() {
 		}
 		f.m.forget(f.rec.Key)
 	default:
-		if err := f.persist(Pending); err != nil {
+		state := Pending
+		if f.Record().State == Failed {
+			state = Failed
+		}
+		if err := f.persist(state); err != nil {
 			f.m.log.Error("cannot queue staged file for upload; it stays in the staging directory", "name", f.rec.Name, "err", err)
 		}
 		f.m.kick()
@@ -320,10 +324,14 @@ func (f *File) upload(ctx context.Context) (remote.Entry, error) {
 		f.rec.Attempts++
 		f.rec.LastError = err.Error()
 		f.lastKind = remote.KindOf(err)
-		rec := f.rec
+		kind, rec := f.lastKind, f.rec
 		f.mu.Unlock()
 		f.ioMu.RUnlock()
-		f.m.log.Error("upload failed; the file stays staged and will be retried", "account", rec.Account, "name", rec.Name,
+		next := "it will be retried"
+		if !retriable(kind) {
+			next = "rename, move or delete it to resolve"
+		}
+		f.m.log.Error("upload failed; the file stays staged in "+f.m.dir+": "+next, "account", rec.Account, "name", rec.Name,
 			"attempt", rec.Attempts, "err", err)
 		if serr := f.m.saveRecord(rec); serr != nil {
 			f.m.log.Error("cannot update staging record", "name", rec.Name, "err", serr)

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -105,6 +107,7 @@ func New(opts Options) (*Manager, error) {
 		m.files[r.Key] = f
 		log.Info("resuming staged upload", "account", r.Account, "name", r.Name, "size", r.Size, "attempts", r.Attempts)
 	}
+	m.removeOrphans()
 	m.wg.Add(1)
 	go m.retryLoop()
 	m.kick()
@@ -180,6 +183,24 @@ func (m *Manager) Records() []Record {
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Name < recs[j].Name })
 	return recs
+}
+
+// removeOrphans deletes data files that never got a record: they were
+// opened for writing but not changed before the process died.
+func (m *Manager) removeOrphans() {
+	entries, err := os.ReadDir(m.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		key, ok := strings.CutSuffix(e.Name(), dataSuffix)
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat(m.recordPath(key)); os.IsNotExist(err) {
+			os.Remove(filepath.Join(m.dir, e.Name()))
+		}
+	}
 }
 
 // kick wakes the background uploader.
