@@ -1,0 +1,143 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/bimfs/bimfs/remote"
+)
+
+// dirNode is a remote folder: an account's top folder or any folder below.
+type dirNode struct {
+	fusefs.Inode
+	readOnlyDir
+	acct *account
+	// isTop marks the account's top folder, whose ID is resolved on first
+	// use (see account.topFolder); id is empty for it.
+	isTop bool
+	id    remote.ID
+
+	// mu protects entry.
+	mu    sync.Mutex
+	entry remote.Entry // as the parent's listing last showed it
+}
+
+var (
+	_ fusefs.NodeLookuper    = (*dirNode)(nil)
+	_ fusefs.NodeReaddirer   = (*dirNode)(nil)
+	_ fusefs.NodeGetattrer   = (*dirNode)(nil)
+	_ fusefs.NodeStatfser    = (*dirNode)(nil)
+	_ fusefs.NodeGetxattrer  = (*dirNode)(nil)
+	_ fusefs.NodeListxattrer = (*dirNode)(nil)
+	_ fusefs.NodeOnForgetter = (*dirNode)(nil)
+)
+
+// folder returns the remote ID of the folder and its entry.
+func (d *dirNode) folder(ctx context.Context) (remote.ID, remote.Entry, error) {
+	if d.isTop {
+		e, err := d.acct.topFolder(ctx)
+		return e.ID, e, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.id, d.entry, nil
+}
+
+// path is the node's path in the mount, for log lines.
+func (d *dirNode) path() string { return d.Path(nil) }
+
+// listing returns the folder's current table, revalidated per MetadataTTL.
+func (d *dirNode) listing(ctx context.Context, op string) (remote.ID, *dirTable, syscall.Errno) {
+	id, _, err := d.folder(ctx)
+	if err != nil {
+		return "", nil, d.acct.errno(ctx, op, d.path(), err)
+	}
+	t, err := d.acct.listing(ctx, id)
+	if err != nil {
+		return "", nil, d.acct.errno(ctx, op, d.path(), err)
+	}
+	return id, t, 0
+}
+
+// Lookup answers from the folder's listing: no per-file remote call.
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	id, t, errno := d.listing(ctx, "lookup")
+	if errno != 0 {
+		return nil, errno
+	}
+	e, ok := t.lookup(name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	ino := objectIno(d.acct.name, e.ID)
+	if e.Dir {
+		n := d.acct.dirNode(e)
+		d.acct.fsys.fillDir(&out.Attr, ino, e.ModTime)
+		return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino, Gen: inoGen}), 0
+	}
+	n := d.acct.fileNode(id, e)
+	n.report(&out.Attr)
+	return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino, Gen: inoGen}), 0
+}
+
+// Readdir lists the folder sorted by shown name. With READDIRPLUS the
+// kernel then looks up every entry, which Lookup answers from the same
+// cached listing.
+func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	_, t, errno := d.listing(ctx, "readdir")
+	if errno != 0 {
+		return nil, errno
+	}
+	out := make([]fuse.DirEntry, len(t.entries))
+	for i, e := range t.entries {
+		mode := uint32(syscall.S_IFREG)
+		if e.Dir {
+			mode = syscall.S_IFDIR
+		}
+		out[i] = fuse.DirEntry{Name: t.names[i], Ino: objectIno(d.acct.name, e.ID), Mode: mode}
+	}
+	return fusefs.NewListDirStream(out), 0
+}
+
+// Getattr answers from the entry the parent's listing gave.
+func (d *dirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if d.isTop {
+		d.acct.mu.Lock()
+		mtime := d.acct.topEntry.ModTime
+		d.acct.mu.Unlock()
+		d.acct.fsys.fillDir(&out.Attr, accountIno(d.acct.name), mtime)
+		return 0
+	}
+	d.mu.Lock()
+	e := d.entry
+	d.mu.Unlock()
+	d.acct.fsys.fillDir(&out.Attr, objectIno(d.acct.name, e.ID), e.ModTime)
+	return 0
+}
+
+// Statfs implements fusefs.NodeStatfser.
+func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	fillStatfs(out)
+	return 0
+}
+
+// Getxattr implements fusefs.NodeGetxattrer; see noXattr.
+func (d *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return noXattr()
+}
+
+// Listxattr implements fusefs.NodeListxattrer; see noXattr.
+func (d *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return noXattr()
+}
+
+// OnForget implements fusefs.NodeOnForgetter.
+func (d *dirNode) OnForget() {
+	if !d.isTop {
+		d.acct.forget(d.id, d)
+	}
+}
