@@ -376,7 +376,12 @@ func (s *Server) handleFolder(w http.ResponseWriter, r *http.Request, _ *call) {
 		return
 	}
 	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
-		if t, err := parseAnyTime(ims); err == nil && !f.rollup().Truncate(time.Second).After(t) {
+		t, err := time.Parse(time.RFC3339, ims)
+		if err != nil {
+			badRequest(w, "If-Modified-Since must be a date-time (YYYY-MM-DDThh:mm:ss.sZ)")
+			return
+		}
+		if !f.rollup().After(t) {
 			w.Header().Set("Last-Modified", f.rollup().UTC().Format(http.TimeFormat))
 			w.WriteHeader(http.StatusNotModified)
 			return
@@ -384,13 +389,6 @@ func (s *Server) handleFolder(w http.ResponseWriter, r *http.Request, _ *call) {
 	}
 	res := rd.folder(f)
 	writeDoc(w, document{Links: selfLinks{Self: res.Links.Self}, Data: res})
-}
-
-func parseAnyTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	return http.ParseTime(s)
 }
 
 // handleFolderContents implements GET /data/v1/projects/{project_id}/folders/{folder_id}/contents.
@@ -492,7 +490,10 @@ func (s *Server) handleItemTip(w http.ResponseWriter, r *http.Request, _ *call) 
 		return
 	}
 	res := rd.version(it.tip())
-	writeDoc(w, document{Links: tipLinks{Href: res.Links.Self.Href, Self: res.Links.Self}, Data: res})
+	// The spec's ItemTip schema puts href directly under links, but its
+	// example (like every other DM document) has links.self.href; the
+	// example is what the service sends.
+	writeDoc(w, document{Links: selfLinks{Self: res.Links.Self}, Data: res})
 }
 
 // handleItemVersions implements GET /data/v1/projects/{project_id}/items/{item_id}/versions.

@@ -36,13 +36,6 @@ type pageLinks struct {
 	Next  *link `json:"next,omitempty"`
 }
 
-// tipLinks is ItemTip.links. The spec's schema requires href at this level
-// while its example carries self.href; both are sent.
-type tipLinks struct {
-	Href string `json:"href"`
-	Self link   `json:"self"`
-}
-
 type typeID struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`

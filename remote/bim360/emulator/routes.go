@@ -69,6 +69,14 @@ func (s *Server) wrap(op string, cl class, fn handlerFunc) http.Handler {
 		s.mu.Unlock()
 
 		if observe != nil && cl != classS3 {
+			s.mu.Lock()
+			s.inflight++
+			s.mu.Unlock()
+			defer func() {
+				s.mu.Lock()
+				s.inflight--
+				s.mu.Unlock()
+			}()
 			rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 			var reqBody []byte
 			if r.Body != nil {

@@ -109,7 +109,8 @@ type Server struct {
 	clockOffset time.Duration
 	counters    map[string]int64
 	signedRes   map[string]signedResource // OSS signed URLs by hash
-	observe     func(exchange)  // test hook: sees every non-S3 exchange
+	observe     func(exchange)            // test hook: sees every non-S3 exchange
+	inflight    int                       // observed handlers still running
 }
 
 // New starts an emulator on 127.0.0.1 with an ephemeral port. It serves
@@ -120,12 +121,12 @@ func New(opts Options) *Server {
 		panic("emulator: listen on loopback: " + err.Error())
 	}
 	s := &Server{
-		URL:      "http://" + ln.Addr().String(),
-		st:       newStore(opts.Seed),
-		ln:       ln,
-		log:      slog.Default().With("component", "bim360-emulator"),
-		opts:     opts.withDefaults(),
-		counters: map[string]int64{},
+		URL:       "http://" + ln.Addr().String(),
+		st:        newStore(opts.Seed),
+		ln:        ln,
+		log:       slog.Default().With("component", "bim360-emulator"),
+		opts:      opts.withDefaults(),
+		counters:  map[string]int64{},
 		signedRes: map[string]signedResource{},
 	}
 	s.s3Key = make([]byte, 32)
