@@ -268,7 +268,9 @@ func (s *Server) handleBlobContent(w http.ResponseWriter, r *http.Request, b *bl
 	size := c.Size()
 	off, n64, partial := int64(0), size, false
 	if o.RangeSupport {
-		if rs := r.Header.Get("Range"); rs != "" {
+		// Other units and multiple ranges are ignored (RFC 9110 §14.2 lets
+		// a server do so): the full body follows with 200.
+		if rs := r.Header.Get("Range"); strings.HasPrefix(rs, "bytes=") && !strings.Contains(rs, ",") {
 			start, end, ok := parseRange(rs, size)
 			if !ok {
 				w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
@@ -293,13 +295,10 @@ func (s *Server) handleBlobContent(w http.ResponseWriter, r *http.Request, b *bl
 	s.stream(w, r, status, c, off, n64, o)
 }
 
-// parseRange parses one "bytes=a-b", "bytes=a-" or "bytes=-n" range.
-// Multiple ranges are refused (ok=false) rather than served as multipart.
+// parseRange parses one "bytes=a-b", "bytes=a-" or "bytes=-n" range;
+// ok=false means unsatisfiable or malformed.
 func parseRange(h string, size int64) (start, end int64, ok bool) {
-	spec, found := strings.CutPrefix(h, "bytes=")
-	if !found || strings.Contains(spec, ",") {
-		return 0, 0, false
-	}
+	spec := strings.TrimPrefix(h, "bytes=")
 	a, z, found := strings.Cut(strings.TrimSpace(spec), "-")
 	if !found {
 		return 0, 0, false
