@@ -12,6 +12,7 @@ package fstest
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"syscall"
 	"testing"
@@ -50,7 +51,11 @@ func MountFS(t testing.TB, accounts []fs.Account, opts fs.Options) (string, *fs.
 		t.Skipf("FUSE is not available (%v): mount tests need /dev/fuse and permission to mount", err)
 	}
 	if opts.Cache == nil {
-		c, err := cache.New(cache.Options{Dir: t.TempDir(), MemoryBytes: 64 << 20, DiskBytes: 256 << 20})
+		logger := opts.Logger
+		if logger == nil {
+			logger = slog.New(slog.DiscardHandler)
+		}
+		c, err := cache.New(cache.Options{Dir: t.TempDir(), MemoryBytes: 64 << 20, DiskBytes: 256 << 20, Logger: logger})
 		if err != nil {
 			t.Fatalf("cache.New: %v", err)
 		}

@@ -176,18 +176,17 @@ func (m *Memory) Stat(ctx context.Context, id remote.ID) (remote.Entry, error) {
 }
 
 // ReadRange implements remote.Backend. Any version the file ever had can be
-// read; an offset at or past the end yields no bytes.
+// read, even after the file was deleted; an offset at or past the end
+// yields no bytes.
 func (m *Memory) ReadRange(ctx context.Context, id remote.ID, v remote.Version, off, length int64) (io.ReadCloser, error) {
 	if err := m.enter(ctx, OpReadRange, id); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, ok := m.nodes[id]
-	if !ok {
-		return nil, notFound(OpReadRange, id)
-	}
-	if n.entry.Dir {
+	// A version stays readable after its file is deleted, as services
+	// that keep version history allow.
+	if n, ok := m.nodes[id]; ok && n.entry.Dir {
 		return nil, remote.Errorf(remote.Invalid, "memory.ReadRange", "%q is a folder", id)
 	}
 	data, ok := m.versions[v.ID]
