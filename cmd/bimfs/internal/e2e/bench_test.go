@@ -201,4 +201,3 @@ func total(c map[string]int64) int64 {
 	}
 	return n
 }
-

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bimfs/bimfs/cache"
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
@@ -48,6 +49,7 @@ type mountConfig struct {
 	demo     demo.Options
 	fs       fs.Options
 	cacheDir bool // use a disk tier
+	fullDemo bool // load the demo's sample data too
 	setup    func(d *demo.Demo)
 }
 
@@ -63,6 +65,7 @@ func startMount(tb testing.TB, cfg mountConfig) *mount {
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx := context.Background()
+	cfg.demo.Empty = !cfg.fullDemo
 	d, err := demo.Start(ctx, cfg.demo, wiring.Env{Logger: log})
 	if err != nil {
 		tb.Fatal(err)
@@ -81,7 +84,8 @@ func startMount(tb testing.TB, cfg mountConfig) *mount {
 	}
 	tb.Cleanup(func() { c.Close() })
 	var accounts []fs.Account
-	opts := &mountopts.Options{}
+	// A fast change-feed poll keeps tests of remote changes short.
+	opts := &mountopts.Options{PollInterval: 200 * time.Millisecond}
 	opts.Defaults()
 	for _, a := range d.Accounts {
 		b, err := wiring.Open(ctx, d.Env, a, opts)
