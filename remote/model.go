@@ -118,14 +118,29 @@ type UploadRequest struct {
 }
 
 // Writer is implemented by backends that can change the remote tree.
+// Every method returns *Error values: Exists for a name already taken,
+// NotEmpty for a folder that still has children, Invalid for a name the
+// service rejects (the message names the rule), Permission or Unsupported
+// where the service forbids the operation (the message says why).
 type Writer interface {
 	// Mkdir creates folder name in parent and returns its entry.
 	Mkdir(ctx context.Context, parent ID, name string) (Entry, error)
 	// Upload stores content and returns the file's new entry with its new
-	// tip version.
+	// tip version. With req.Existing set the content becomes a new version
+	// of that file (never a second file of the same name).
 	Upload(ctx context.Context, req UploadRequest) (Entry, error)
-	// Rename renames and/or moves id to newName in newParent.
-	Rename(ctx context.Context, id, newParent ID, newName string) (Entry, error)
+	// Rename renames and/or moves id to newName in newParent. If replace is
+	// not empty it is the ID of the file currently named newName there,
+	// which the rename replaces: services with versions keep replace's
+	// identity and history and make the source's content its new version.
+	// The returned entry is what newName refers to afterwards. Moves the
+	// service cannot do return an Unsupported error with a reason, and
+	// moves between projects or accounts are never attempted (the
+	// filesystem answers EXDEV so tools copy instead).
+	Rename(ctx context.Context, id, newParent ID, newName string, replace ID) (Entry, error)
 	// Remove deletes a file or an empty folder.
 	Remove(ctx context.Context, id ID) error
+	// SameSpace reports whether a and b are in one namespace between which
+	// Rename can move objects (one BIM 360 project, one BIMcloud server).
+	SameSpace(a, b ID) bool
 }
