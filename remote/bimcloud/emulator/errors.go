@@ -19,6 +19,7 @@ const (
 	ErrEntityNotFound         = 6
 	ErrEntityValidation       = 7
 	ErrRevisionObsoleted      = 9
+	ErrLdapConnection         = 10
 	ErrResultLimitExceeded    = 17
 )
 
@@ -91,8 +92,9 @@ func writeManagerError(w http.ResponseWriter, code int, format string, args ...a
 
 // oauthError is the spec's OauthError body.
 type oauthError struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description,omitempty"`
+	Error       string        `json:"error"`
+	Description string        `json:"error_description,omitempty"`
+	Inner       *managerError `json:"inner,omitempty"`
 }
 
 func writeOauthError(w http.ResponseWriter, status int, name, description string) {

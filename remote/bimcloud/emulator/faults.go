@@ -11,6 +11,7 @@ type side int
 const (
 	sideManager side = iota
 	sideBlob
+	sideOAuth // oauth2/authorize and oauth2/token, whose errors are OauthError bodies
 )
 
 // InjectError makes the next `times` calls of endpoint op fail. op is the
@@ -18,9 +19,11 @@ const (
 // "get-ticket", "get-blob-changes-for-sync", "create-session",
 // "get-blob-content", …). A code below 100 is answered as HTTP 430 with that
 // error code from the manager's table (manager endpoints) or the blob
-// server's table (blob-server endpoints, in the detailed-error envelope). A
-// code of 100 or more is answered as that bare HTTP status instead (401
-// carries {"error":"invalid_token"} on the manager). Calls that injected
+// server's table (blob-server endpoints, in the detailed-error envelope);
+// oauth2/authorize and oauth2/token answer 500 OauthError with the code as
+// "inner". A code of 100 or more is answered as that HTTP status instead:
+// 401 carries {"error":"invalid_token"} on the manager, 503 has no body,
+// other statuses on the OAuth endpoints carry {"error":"server_error"}. Calls that injected
 // errors prevent are not otherwise served. Injections queue up in order.
 func (s *Server) InjectError(op string, code int, times int) {
 	s.mu.Lock()
@@ -29,6 +32,11 @@ func (s *Server) InjectError(op string, code int, times int) {
 		s.injected[op] = append(s.injected[op], code)
 	}
 }
+
+// oauthOps are spared by Rate503: the spec declares no 503 for them, and a
+// login that fails at random only slows tests down. InjectError can still
+// make them fail.
+var oauthOps = map[string]bool{"authorize": true, "get-authorization-code-by-state": true, "token": true}
 
 // admit is the prologue every endpoint runs: count the call, wait the
 // configured latency and roll the 503 dice. It reports false when the
@@ -41,7 +49,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, op string) (Optio
 	if err := sleepCtx(r.Context(), o.Latency); err != nil {
 		return o, false
 	}
-	if o.Rate503 > 0 {
+	if o.Rate503 > 0 && !oauthOps[op] {
 		s.mu.Lock()
 		fail := s.rng.Float64() < o.Rate503
 		if fail {
@@ -81,10 +89,19 @@ func (s *Server) injectedFault(w http.ResponseWriter, op string, sd side) bool {
 	s.mu.Unlock()
 
 	switch {
-	case code >= 100 && code == http.StatusUnauthorized && sd == sideManager:
-		writeOauthError(w, code, "invalid_token", "injected")
+	case code == http.StatusUnauthorized && sd != sideBlob:
+		writeOauthError(w, code, "invalid_token", "injected by the emulator")
+	case code >= 100 && sd == sideOAuth && code != http.StatusServiceUnavailable:
+		writeOauthError(w, code, "server_error", "injected by the emulator")
 	case code >= 100:
 		w.WriteHeader(code)
+	case sd == sideOAuth:
+		// The spec's OauthError carries the manager error as "inner".
+		name := managerErrorNames[code]
+		writeJSON(w, http.StatusInternalServerError, ctJSON, oauthError{
+			Error: "server_error", Description: "injected by the emulator",
+			Inner: &managerError{Code: code, Message: name + ": injected by the emulator"},
+		})
 	case sd == sideManager:
 		writeManagerError(w, code, "injected by the emulator")
 	default:

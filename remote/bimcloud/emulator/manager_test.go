@@ -163,6 +163,9 @@ func TestRate503(t *testing.T) {
 			t.Fatalf("Rate503=1: %d %s", st, b)
 		}
 	}
+	// Logging in still works.
+	st, b := h.tokenForm(url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {"demo"}, "client_id": {"c"}})
+	h.must(st, b, nil)
 	h.srv.SetOptions(Options{Rate503: 0.5, Seed: 42})
 	n503 := 0
 	for range 200 {

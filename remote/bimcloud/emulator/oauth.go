@@ -155,7 +155,7 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) string {
 // handleAuthorize serves GET oauth2/authorize. A browser would show a login
 // form; the emulator consents at once for the given (or default) user.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.admit(w, r, "authorize"); !ok {
+	if _, ok := s.admit(w, r, "authorize"); !ok || s.injectedFault(w, "authorize", sideOAuth) {
 		return
 	}
 	q := r.URL.Query()
@@ -225,7 +225,7 @@ type codeByStateResponse struct {
 
 // handleCodeByState serves GET oauth2/get-authorization-code-by-state.
 func (s *Server) handleCodeByState(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.admit(w, r, "get-authorization-code-by-state"); !ok {
+	if _, ok := s.admit(w, r, "get-authorization-code-by-state"); !ok || s.injectedFault(w, "get-authorization-code-by-state", sideManager) {
 		return
 	}
 	state := r.URL.Query().Get("state")
@@ -294,7 +294,7 @@ func parseTokenRequest(r *http.Request) (tokenRequest, error) {
 
 // handleToken serves POST oauth2/token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.admit(w, r, "token"); !ok {
+	if _, ok := s.admit(w, r, "token"); !ok || s.injectedFault(w, "token", sideOAuth) {
 		return
 	}
 	req, err := parseTokenRequest(r)

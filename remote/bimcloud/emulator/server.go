@@ -55,8 +55,8 @@ type Options struct {
 	// connection (0 = unlimited).
 	BytesPerSecond int64
 
-	// Rate503 is the probability (0..1) that a request is answered with 503
-	// instead of being served.
+	// Rate503 is the probability (0..1) that a request is answered with a
+	// bare 503 instead of being served. The OAuth endpoints are spared.
 	Rate503 float64
 	// RateReset is the probability (0..1) that a get-blob-content response is
 	// aborted mid-body (the connection is closed before Content-Length bytes).
@@ -260,6 +260,7 @@ func (s *Server) Options() Options {
 //	"fault.reset"             aborted content bodies
 //	"fault.injected"          answers forced by InjectError
 //	"auth.401"                requests refused for a stale or unknown token
+//	"unknown-route"           blob-server requests to paths it does not serve
 func (s *Server) Counters() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
