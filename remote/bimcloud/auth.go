@@ -262,6 +262,7 @@ func finishLogin(ctx context.Context, cfg Config, raw *oauth2.Token) error {
 		return errorf(remote.Unavailable, "bimcloud.Login", "the token response has no user_id")
 	}
 	ts := httpx.NewTokenSource(cfg.Account, tok, nil, nil)
+	ts.Early = time.Nanosecond // the token is brand new; use it even if short-lived
 	user, err := getUser(ctx, cfg.managerClient(ts), cfg, userID)
 	if err != nil {
 		return err
