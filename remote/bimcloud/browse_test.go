@@ -80,10 +80,10 @@ func TestListPagesOverCap(t *testing.T) {
 		// maxCalls bounds the criterion calls for the first listing.
 		maxCalls int64
 	}{
-		{cap: 0, n: 2500, maxCalls: 3},    // 1000+1000+500
-		{cap: 0, n: 2000, maxCalls: 3},    // 1000+1000+0
-		{cap: 300, n: 1250, maxCalls: 6},  // 300 (short: probe) 300 … 50
-		{cap: 1000, n: 999, maxCalls: 2},  // 999 (short: probe) 0
+		{cap: 0, n: 2500, maxCalls: 3},   // 1000+1000+500
+		{cap: 0, n: 2000, maxCalls: 3},   // 1000+1000+0
+		{cap: 300, n: 1250, maxCalls: 6}, // 300 (short: probe) 300 … 50
+		{cap: 1000, n: 999, maxCalls: 2}, // 999 (short: probe) 0
 		{cap: 7, n: 7, maxCalls: 2},
 		{cap: 7, n: 50, maxCalls: 9},
 	} {

@@ -260,4 +260,3 @@ func TestReadCanceled(t *testing.T) {
 	mustKind(t, err, remote.Canceled)
 	checkSynthetic(t, buf, 1, 0)
 }
-
