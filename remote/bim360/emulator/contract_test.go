@@ -150,6 +150,16 @@ func newServer(t *testing.T, opts Options) *Server {
 	return s
 }
 
+// newUncheckedServer starts an emulator without the contract check, for
+// volume and concurrency tests whose handlers the other tests already
+// contract-check (validating thousands of rows is slow under -race).
+func newUncheckedServer(t *testing.T, opts Options) *Server {
+	t.Helper()
+	s := New(opts)
+	t.Cleanup(s.Close)
+	return s
+}
+
 // authFunc accepts a request when it carries credentials of the kind the
 // security scheme names; whether they are valid is the emulator's business.
 func authFunc(_ context.Context, in *openapi3filter.AuthenticationInput) error {
@@ -402,5 +412,29 @@ func (c *client) getJSON(path string, want int, v any) {
 		if err := json.Unmarshal(b, v); err != nil {
 			c.t.Fatalf("GET %s: decoding %.200s: %v", path, b, err)
 		}
+	}
+}
+
+// TestValidatorRejectsViolations makes sure the contract check can fail: a
+// folder answer with a wrong type and a missing required field, and an
+// accepted invalid request.
+func TestValidatorRejectsViolations(t *testing.T) {
+	docs := loadSpecs(t)
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/data/v1/projects/b.p/folders/urn%3Aadsk.wipprod%3Afs.folder%3Aco.x", nil)
+	req.Header.Set("Authorization", "Bearer t")
+	h := http.Header{"Content-Type": {"application/json"}}
+	bad := `{"jsonapi":{"version":"1.0"},"links":{"self":{"href":"x"}},"data":{"type":"folders","id":"f","attributes":{"name":"n","objectCount":"many"},"links":{"self":{"href":"x"}},"relationships":{}}}`
+	if err := validateExchange(docs, exchange{req: req, status: 200, header: h, body: []byte(bad)}); err == nil {
+		t.Error("a folder with objectCount \"many\" passed the contract check")
+	}
+	// The same request without a bearer token, answered 200.
+	req.Header.Del("Authorization")
+	if err := validateExchange(docs, exchange{req: req, status: 200, header: h, body: []byte(bad)}); err == nil {
+		t.Error("a request without credentials answered 200 passed the contract check")
+	}
+	// A wrong content type.
+	req.Header.Set("Authorization", "Bearer t")
+	if err := validateExchange(docs, exchange{req: req, status: 200, header: http.Header{"Content-Type": {"text/html"}}, body: []byte("<p>")}); err == nil {
+		t.Error("an HTML answer passed the contract check")
 	}
 }

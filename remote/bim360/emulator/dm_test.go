@@ -24,14 +24,14 @@ type wireRes struct {
 }
 
 type wireList struct {
-	Data     []wireRes                       `json:"data"`
-	Included []wireRes                       `json:"included"`
+	Data     []wireRes                        `json:"data"`
+	Included []wireRes                        `json:"included"`
 	Links    map[string]struct{ Href string } `json:"links"`
 }
 
 type wireOne struct {
-	Data     wireRes                         `json:"data"`
-	Included []wireRes                       `json:"included"`
+	Data     wireRes                          `json:"data"`
+	Included []wireRes                        `json:"included"`
 	Links    map[string]struct{ Href string } `json:"links"`
 }
 
