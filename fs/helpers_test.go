@@ -111,3 +111,10 @@ func run(t *testing.T, name string, args ...string) string {
 	}
 	return out.String()
 }
+
+// mountWatching mounts a backend with a change feed as account "acme" and
+// returns the mount root.
+func mountWatching(t *testing.T, b *remotetest.WatchingMemory, opts fs.Options) string {
+	t.Helper()
+	return fstest.Mount(t, []fs.Account{{Name: "acme", Backend: b}}, opts)
+}

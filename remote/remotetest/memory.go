@@ -244,6 +244,14 @@ func (w *WatchingMemory) Watch(ctx context.Context, fn func([]remote.Change)) er
 	return ctx.Err()
 }
 
+// Watchers returns the number of running Watch calls, so a test can wait
+// until changes will be reported.
+func (w *WatchingMemory) Watchers() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.listeners)
+}
+
 // publish reports a change to watchers. Called without m.mu held.
 func (m *Memory) publish(c remote.Change) {
 	m.mu.Lock()
@@ -316,6 +324,22 @@ func (m *Memory) SetContent(id remote.ID, data []byte) remote.Entry {
 	}
 	e := m.setContentLocked(id, data)
 	parent := n.parent
+	m.mu.Unlock()
+	m.publish(remote.Change{Dir: parent, ID: id})
+	return e
+}
+
+// SetModTime sets the modification time id's entry shows, for tests of
+// services whose timestamps are coarse or missing.
+func (m *Memory) SetModTime(id remote.ID, t time.Time) remote.Entry {
+	m.mu.Lock()
+	n, ok := m.nodes[id]
+	if !ok {
+		m.mu.Unlock()
+		panic(fmt.Sprintf("remotetest: SetModTime of unknown %q", id))
+	}
+	n.entry.ModTime = t
+	e, parent := n.entry, n.parent
 	m.mu.Unlock()
 	m.publish(remote.Change{Dir: parent, ID: id})
 	return e

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/bimfs/bimfs/remote"
@@ -109,21 +110,10 @@ func TestWatchingMemory(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan remote.Change, 10)
 	done := make(chan error)
-	ready := make(chan struct{})
 	go func() { done <- w.Watch(ctx, func(c []remote.Change) { got <- c[0] }) }()
-	// Wait for the watcher to register: a change made before might be missed.
-	go func() {
-		for {
-			m.mu.Lock()
-			n := len(m.listeners)
-			m.mu.Unlock()
-			if n > 0 {
-				close(ready)
-				return
-			}
-		}
-	}()
-	<-ready
+	for w.Watchers() == 0 {
+		runtime.Gosched()
+	}
 	e := m.AddFile("f.txt", []byte("x"))
 	c := <-got
 	if c.Dir != RootID || c.ID != e.ID || c.Deleted {

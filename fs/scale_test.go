@@ -1,0 +1,60 @@
+package fs_test
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/remote/remotetest"
+)
+
+// TestLsLargeFolderOneList checks that ls -l of a 10,000-entry folder makes
+// exactly one List call, no other backend call, and that the kernel stops
+// asking for extended attributes after the first refusal instead of asking
+// twice per file.
+func TestLsLargeFolderOneList(t *testing.T) {
+	const n = 10000
+	mem := remotetest.NewMemory()
+	dir := mem.MkdirAll("Hub/Project/Big")
+	for i := range n {
+		mem.Add(dir, fmt.Sprintf("sheet-%05d.pdf", (i*7919)%n), false, []byte(fmt.Sprint(i)))
+	}
+	logs := &logBuffer{}
+	mnt := mountOne(t, mem, fs.Options{Debug: true, Logger: slog.New(logs)})
+	big := filepath.Join(mnt, "Hub/Project/Big")
+	if _, err := os.Stat(big); err != nil {
+		t.Fatal(err)
+	}
+	mem.ResetCalls()
+	logs.reset()
+
+	out := run(t, "ls", "-l", big)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != n+1 { // plus the "total" line
+		t.Fatalf("ls -l printed %d lines, want %d", len(lines), n+1)
+	}
+	if !strings.HasSuffix(lines[1], "sheet-00000.pdf") || !strings.HasSuffix(lines[n], fmt.Sprintf("sheet-%05d.pdf", n-1)) {
+		t.Fatalf("ls -l output not in order: %q … %q", lines[1], lines[n])
+	}
+	if got := mem.Calls(remotetest.OpList); got != 1 {
+		t.Errorf("ls -l made %d List calls, want 1", got)
+	}
+	for _, op := range []string{remotetest.OpStat, remotetest.OpReadRange, remotetest.OpRoot} {
+		if got := mem.Calls(op); got != 0 {
+			t.Errorf("ls -l made %d %s calls, want 0", got, op)
+		}
+	}
+	getxattr := logs.count("GETXATTR")
+	listxattr := logs.count("LISTXATTR")
+	t.Logf("kernel requests during ls -l: %d GETXATTR, %d LISTXATTR, %d LOOKUP, %d GETATTR",
+		getxattr, listxattr, logs.count(": LOOKUP "), logs.count(": GETATTR "))
+	// The debug trace names the opcode on the request line only. With
+	// xattrs answered per file (ENODATA) this is 2 per file.
+	if getxattr > 1 || listxattr > 1 {
+		t.Errorf("ls -l sent %d GETXATTR and %d LISTXATTR requests to the filesystem; want at most one each", getxattr, listxattr)
+	}
+}
