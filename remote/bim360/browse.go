@@ -52,15 +52,23 @@ func (b *Backend) Stat(ctx context.Context, id remote.ID) (remote.Entry, error) 
 	switch e.kind {
 	case kindAccount:
 		return b.Root(ctx)
-	case kindHub:
-		var h *Hub
-		if h, err = b.api.Hubs.Get(ctx, e.hub); err == nil {
-			ent = remote.Entry{ID: id, Name: h.Attributes.Name, Dir: true, ReadOnly: true}
+	case kindHub, kindProject:
+		// Found through the parent's listing: GET hubs and GET projects
+		// share the 50-a-minute class with their single-object variants,
+		// and a listing also says whether the user still sees the object.
+		parent := rootID
+		if e.kind == kindProject {
+			parent, _ = hubID(e.hub)
 		}
-	case kindProject:
-		var p *Project
-		if p, err = b.api.Projects.Get(ctx, e.hub, e.project); err == nil {
-			ent = remote.Entry{ID: id, Name: p.Attributes.Name, Dir: true, ReadOnly: true}
+		var list []remote.Entry
+		if list, err = b.List(ctx, parent); err == nil {
+			err = remote.Errorf(remote.NotFound, "bim360.Stat", "%s is not visible to this account", id)
+			for _, c := range list {
+				if c.ID == id {
+					ent, err = c, nil
+					break
+				}
+			}
 		}
 	case kindFolder:
 		var f *Folder

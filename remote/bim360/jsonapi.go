@@ -56,7 +56,12 @@ type Time struct{ time.Time }
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	var s string
-	if bytes.Equal(b, []byte("null")) || json.Unmarshal(b, &s) != nil || s == "" {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		s = string(b[1 : len(b)-1]) // the common case, without a nested decode
+	} else if bytes.Equal(b, []byte("null")) || json.Unmarshal(b, &s) != nil {
+		s = ""
+	}
+	if s == "" {
 		t.Time = time.Time{}
 		return nil
 	}
