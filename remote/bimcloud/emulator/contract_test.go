@@ -4,303 +4,50 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/bimfs/bimfs/remote/bimcloud/emulator/contract"
 )
 
-// The contract check: every request a test sends through a harness, and
-// every response the emulator gives, is validated against the vendor's
-// 2023.2 OpenAPI document with openapi3filter. Where the emulator accepts
-// or sends the vendor demo's form instead of the spec's, the exchange is
-// first rewritten to the spec-conforming variant (see specVariant), so the
-// rest of the exchange is still checked.
-
-var (
-	specOnce sync.Once
-	specDoc  *openapi3.T
-	specErr  error
-)
-
-// findSpecs walks up from the working directory to the directory holding
-// shared/specs.
-func findSpecs() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "shared", "specs")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no shared/specs directory above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func loadSpec(t testing.TB) *openapi3.T {
-	t.Helper()
-	specOnce.Do(func() {
-		dir, err := findSpecs()
-		if err != nil {
-			specErr = err
-			return
-		}
-		l := openapi3.NewLoader()
-		doc, err := l.LoadFromFile(filepath.Join(dir, "bimcloud", "2023.2.yaml"))
-		if err != nil {
-			specErr = err
-			return
-		}
-		// The vendor file has one example of the wrong type ($ancestors);
-		// everything else validates.
-		if err := doc.Validate(context.Background(), openapi3.DisableExamplesValidation()); err != nil {
-			specErr = err
-			return
-		}
-		specDoc = doc
-	})
-	if specErr != nil {
-		t.Fatalf("load 2023.2.yaml: %v", specErr)
-	}
-	return specDoc
-}
-
-// undocumentedPaths are served by the emulator but absent from the spec.
-var undocumentedPaths = map[string]string{
-	"/application-server-service/get-runtime-id": "probe endpoint the vendor demo uses to pick a connection URL",
-}
+// Every request a test sends through a harness, and every response the
+// emulator gives, is validated against the vendor's 2023.2 OpenAPI document
+// by the contract package (openapi3filter). Documented deviations are
+// rewritten to the spec's form first; see contract.specVariant.
 
 // harness is an emulator plus an HTTP client whose every exchange is
 // checked against the spec.
 type harness struct {
-	t      testing.TB
-	srv    *Server
-	hc     *http.Client
-	tr     *http.Transport
-	router routers.Router
-	host   string // manager host:port, used to route blob-server paths too
-
-	validated atomic.Int64
-	mu        sync.Mutex
-	allowed   map[string]bool // extra undocumented paths a test expects
+	t       testing.TB
+	srv     *Server
+	hc      *http.Client
+	tr      *http.Transport
+	checker *contract.Checker
 }
-
-type invalidRequestKey struct{}
 
 // withInvalidRequest marks a request that a test sends malformed on
 // purpose: its response is still validated, the request is not.
 func withInvalidRequest(ctx context.Context) context.Context {
-	return context.WithValue(ctx, invalidRequestKey{}, true)
+	return contract.WithInvalidRequest(ctx)
 }
 
 func newHarness(t testing.TB, opts Options) *harness {
 	t.Helper()
-	doc := loadSpec(t)
 	srv := New(opts)
 	t.Cleanup(srv.Close)
-
-	// Match routes by path: the doc's servers are the vendor's hosts, so
-	// they are replaced by the emulator's manager URL, and blob-server
-	// requests are routed as if sent there (their paths are distinct).
-	d := *doc
-	d.Servers = openapi3.Servers{{URL: srv.URL}}
-	router, err := gorillamux.NewRouter(&d)
-	if err != nil {
-		t.Fatalf("router: %v", err)
-	}
-	h := &harness{t: t, srv: srv, router: router, tr: &http.Transport{}, allowed: map[string]bool{}}
-	h.host = strings.TrimPrefix(srv.URL, "http://")
-	h.hc = &http.Client{Transport: h}
+	h := &harness{t: t, srv: srv, tr: &http.Transport{}, checker: contract.New(t, srv.URL)}
+	h.hc = &http.Client{Transport: h.checker.Transport(h.tr)}
 	t.Cleanup(func() {
 		h.tr.CloseIdleConnections()
-		t.Logf("contract: %d exchanges validated against 2023.2.yaml", h.validated.Load())
+		t.Logf("contract: %d exchanges validated against %s", h.checker.Validated(), contract.SpecFile)
 	})
 	return h
 }
 
-func (h *harness) allowUndocumented(path string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.allowed[path] = true
-}
-
-// RoundTrip sends the request, reads the whole response and validates the pair.
-func (h *harness) RoundTrip(req *http.Request) (*http.Response, error) {
-	var reqBody []byte
-	if req.Body != nil {
-		var err error
-		if reqBody, err = io.ReadAll(req.Body); err != nil {
-			return nil, err
-		}
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(reqBody))
-	}
-	resp, err := h.tr.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	body, readErr := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if readErr == nil {
-		h.validate(req, reqBody, resp, body)
-	}
-	resp.Body = &replayBody{r: bytes.NewReader(body), err: readErr}
-	return resp, nil
-}
-
-// replayBody returns the bytes read and then the error that cut them short.
-type replayBody struct {
-	r   *bytes.Reader
-	err error
-}
-
-func (b *replayBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err == io.EOF && b.err != nil {
-		return n, b.err
-	}
-	return n, err
-}
-
-func (b *replayBody) Close() error { return nil }
-
-// exchange is one request/response pair in the form openapi3filter checks.
-type exchange struct {
-	method, path string
-	query        url.Values
-	reqHeader    http.Header
-	reqBody      []byte
-	status       int
-	respHeader   http.Header
-	respBody     []byte
-	skipRequest  bool
-}
-
-// specVariant rewrites the documented deviations into the spec's form.
-// It returns a note when the exchange cannot be checked at all.
-func specVariant(x *exchange) (skip string) {
-	reqMT, _, _ := mime.ParseMediaType(x.reqHeader.Get("Content-Type"))
-	respMT, _, _ := mime.ParseMediaType(x.respHeader.Get("Content-Type"))
-	switch {
-	case x.path == "/management/client/get-blob-changes-for-sync" && x.method == http.MethodPost:
-		// Deviation: spec PUT, demo POST.
-		x.method = http.MethodPut
-	case x.path == "/management/client/oauth2/token" && reqMT == "application/x-www-form-urlencoded":
-		// Deviation: spec JSON with "client-id", demo form with "client_id".
-		v, err := url.ParseQuery(string(x.reqBody))
-		if err == nil {
-			m := map[string]string{}
-			for k := range v {
-				key := k
-				if k == "client_id" {
-					key = "client-id"
-				}
-				m[key] = v.Get(k)
-			}
-			x.reqBody, _ = json.Marshal(m)
-			x.reqHeader = x.reqHeader.Clone()
-			x.reqHeader.Set("Content-Type", "application/json")
-		}
-	case x.path == "/management/client/ticket-generator/get-ticket" && x.status == 200 && respMT == "application/json" &&
-		!bytes.HasPrefix(x.respBody, []byte(`"`)):
-		// Deviation: spec JSON string, demo reads bare base64 text.
-		x.respBody, _ = json.Marshal(string(x.respBody))
-	case x.path == "/management/client/oauth2/get-authorization-code-by-state" && x.status == 200:
-		// Deviation: "code": null while pending; the schema types it string.
-		var m map[string]any
-		if json.Unmarshal(x.respBody, &m) == nil {
-			if c, ok := m["code"]; ok && c == nil {
-				delete(m, "code")
-				x.respBody, _ = json.Marshal(m)
-			}
-		}
-	case x.path == "/blob-store-service/1.0/get-blob-content" && x.status == http.StatusPartialContent:
-		// Deviation: 206 only with Options.RangeSupport; the spec has no Range.
-		x.status = http.StatusOK
-		x.reqHeader = x.reqHeader.Clone()
-		x.reqHeader.Del("Range")
-	case x.path == "/blob-store-service/1.0/get-blob-content" && x.status == http.StatusRequestedRangeNotSatisfiable:
-		return "416 exists only with Options.RangeSupport"
-	case strings.HasPrefix(x.path, "/session-service/") || strings.HasPrefix(x.path, "/blob-store-service/") ||
-		strings.HasPrefix(x.path, "/application-server-service/"):
-		if x.status == http.StatusServiceUnavailable {
-			if len(x.respBody) != 0 {
-				return "" // fall through to validation, which will complain
-			}
-			return "blob-server 503 is not declared by the spec (injected fault)"
-		}
-	}
-	return ""
-}
-
-func (h *harness) validate(req *http.Request, reqBody []byte, resp *http.Response, body []byte) {
-	x := &exchange{
-		method: req.Method, path: req.URL.Path, query: req.URL.Query(), reqHeader: req.Header.Clone(),
-		reqBody: reqBody, status: resp.StatusCode, respHeader: resp.Header, respBody: body,
-		skipRequest: req.Context().Value(invalidRequestKey{}) != nil,
-	}
-	if note := specVariant(x); note != "" {
-		return
-	}
-	u := &url.URL{Scheme: "http", Host: h.host, Path: x.path, RawQuery: x.query.Encode()}
-	vreq, err := http.NewRequest(x.method, u.String(), bytes.NewReader(x.reqBody))
-	if err != nil {
-		h.t.Errorf("contract: build request: %v", err)
-		return
-	}
-	vreq.Header = x.reqHeader
-	route, pathParams, err := h.router.FindRoute(vreq)
-	if err != nil {
-		h.mu.Lock()
-		ok := h.allowed[x.path]
-		h.mu.Unlock()
-		if _, documented := undocumentedPaths[x.path]; documented || ok {
-			h.validated.Add(1)
-			return
-		}
-		h.t.Errorf("contract: %s %s is not a route of 2023.2.yaml: %v", x.method, x.path, err)
-		return
-	}
-	ctx := context.Background()
-	in := &openapi3filter.RequestValidationInput{
-		Request: vreq, PathParams: pathParams, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-	}
-	if !x.skipRequest {
-		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-			h.t.Errorf("contract: request %s %s does not match the spec: %v", x.method, x.path, err)
-		}
-	}
-	out := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: in,
-		Status:                 x.status,
-		Header:                 x.respHeader,
-		Body:                   io.NopCloser(bytes.NewReader(x.respBody)),
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
-	}
-	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-		h.t.Errorf("contract: response %d to %s %s does not match the spec: %v\nbody: %.300s", x.status, x.method, x.path, err, x.respBody)
-	}
-	h.validated.Add(1)
-}
+func (h *harness) allowUndocumented(path string) { h.checker.AllowPath(path) }
 
 // ---- request helpers -------------------------------------------------------
 

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
+
+	"github.com/bimfs/bimfs/remote/bimcloud/emulator/contract"
 )
 
 // TestWorkflow walks the vendor demo's download workflow end to end through
@@ -105,8 +106,8 @@ func TestWorkflow(t *testing.T) {
 	}
 	st, _, b = h.content(base, sid, blob, nil)
 	h.blobErr(st, b, StatusBIMcloudError, BlobErrSessionNotFound)
-	if h.validated.Load() < 15 {
-		t.Fatalf("only %d exchanges validated", h.validated.Load())
+	if h.checker.Validated() < 15 {
+		t.Fatalf("only %d exchanges validated", h.checker.Validated())
 	}
 }
 
@@ -128,12 +129,15 @@ func TestContractCheckCatchesViolations(t *testing.T) {
 	rec := &recorder{TB: t}
 	h := newHarness(rec, Options{})
 	mk := func(method, path string, reqCT string, reqBody string, status int, respCT, respBody string) {
-		req, _ := http.NewRequest(method, h.srv.URL+path, strings.NewReader(reqBody))
-		if reqCT != "" {
-			req.Header.Set("Content-Type", reqCT)
+		u, _ := url.Parse(h.srv.URL + path)
+		x := &contract.Exchange{
+			Method: method, Path: u.Path, Query: u.Query(), ReqHeader: http.Header{}, ReqBody: []byte(reqBody),
+			Status: status, RespHeader: http.Header{"Content-Type": {respCT}}, RespBody: []byte(respBody),
 		}
-		resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {respCT}}}
-		h.validate(req, []byte(reqBody), resp, []byte(respBody))
+		if reqCT != "" {
+			x.ReqHeader.Set("Content-Type", reqCT)
+		}
+		h.checker.Check(context.Background(), x, false)
 	}
 	cases := []struct {
 		name string
@@ -176,7 +180,10 @@ func TestContractCheckCatchesViolations(t *testing.T) {
 // TestEveryRouteIsDocumented checks that each path the emulator serves is
 // in the spec, apart from the listed undocumented ones.
 func TestEveryRouteIsDocumented(t *testing.T) {
-	doc := loadSpec(t)
+	doc, err := contract.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
 	served := []string{
 		"/management/client/oauth2/authorize", "/management/client/oauth2/get-authorization-code-by-state",
 		"/management/client/oauth2/token", "/management/client/get-resource", "/management/client/get-resources-by-criterion",
@@ -190,7 +197,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 			t.Errorf("%s is served but not in the spec", p)
 		}
 	}
-	for p := range undocumentedPaths {
+	for p := range contract.UndocumentedPaths {
 		if doc.Paths.Find(p) != nil {
 			t.Errorf("%s is listed as undocumented but the spec has it", p)
 		}
