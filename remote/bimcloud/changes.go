@@ -3,6 +3,7 @@ package bimcloud
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,14 +74,14 @@ func (b *Backend) Watch(ctx context.Context, fn func([]remote.Change)) error {
 			switch {
 			case err == nil:
 				lastErr = ""
-				if batch := w.apply(ctx, rev == 0, cs); len(batch) > 0 {
+				if batch := w.apply(ctx, rev, cs); len(batch) > 0 {
 					fn(batch)
 				}
 				rev = int64(cs.EndRevision)
-			case managerCode(err) == ManagerRevisionObsoleted && rev != 0:
+			case managerCode(err) == ManagerRevisionObsoleted && w.baselined:
 				b.log.Info("change feed revision obsoleted; resynchronising from revision 0", "revision", rev)
 				rev = 0
-				clear(w.parents)
+				w.baselined = false
 				continue
 			case ctx.Err() == nil:
 				lastErr = w.report(lastErr, err)
@@ -100,6 +101,8 @@ func (b *Backend) Watch(ctx context.Context, fn func([]remote.Change)) error {
 type watcher struct {
 	b        *Backend
 	rootPath string
+	// baselined is set once a revision-0 answer has been reported.
+	baselined bool
 	// parents maps each known blob to the path of its folder, so a blob
 	// that moves also invalidates the folder it left.
 	parents map[string]string
@@ -114,42 +117,75 @@ func (w *watcher) report(last string, err error) string {
 	return last
 }
 
-// apply records cs and returns the changes to report.
-func (w *watcher) apply(ctx context.Context, baseline bool, cs *changeSet) []remote.Change {
-	if baseline {
+// pendingChange is a change whose folder is known by path only.
+type pendingChange struct {
+	dir     string // folder path
+	id      string
+	deleted bool
+}
+
+// apply records cs, the answer for fromRevision from, and returns the
+// changes to report.
+func (w *watcher) apply(ctx context.Context, from int64, cs *changeSet) []remote.Change {
+	if !w.baselined {
+		w.baselined = true
 		clear(w.parents)
-		for _, o := range cs.Created {
-			w.parents[o.ID] = parentPath(o.Path)
-		}
-		for _, o := range cs.Updated {
+		for _, o := range slices.Concat(cs.Created, cs.Updated) {
 			w.parents[o.ID] = parentPath(o.Path)
 		}
 		return []remote.Change{{}}
 	}
-	type pending struct {
-		dir     string // folder path
-		id      string
-		deleted bool
-	}
-	var ps []pending
-	for _, group := range [][]changedObject{cs.Created, cs.Updated} {
-		for _, o := range group {
+	var ps []pendingChange
+	if from == 0 {
+		// The feed had no revision yet (endRevision 0), so this answer is
+		// a full listing again: compare it with the previous one.
+		ps = w.diffSnapshot(slices.Concat(cs.Created, cs.Updated))
+	} else {
+		for _, o := range slices.Concat(cs.Created, cs.Updated) {
+			ps = w.moveTo(ps, o.ID, parentPath(o.Path))
+		}
+		for _, o := range cs.Deleted {
 			dir := parentPath(o.Path)
 			if old, ok := w.parents[o.ID]; ok && old != dir {
-				ps = append(ps, pending{dir: old, id: o.ID, deleted: true})
+				ps = append(ps, pendingChange{dir: old, id: o.ID, deleted: true})
 			}
-			w.parents[o.ID] = dir
-			ps = append(ps, pending{dir: dir, id: o.ID})
+			delete(w.parents, o.ID)
+			ps = append(ps, pendingChange{dir: dir, id: o.ID, deleted: true})
 		}
 	}
-	for _, o := range cs.Deleted {
-		dir := parentPath(o.Path)
-		if old, ok := w.parents[o.ID]; ok && old != dir {
-			ps = append(ps, pending{dir: old, id: o.ID, deleted: true})
-		}
-		delete(w.parents, o.ID)
-		ps = append(ps, pending{dir: dir, id: o.ID, deleted: true})
+	return w.resolveChanges(ctx, ps)
+}
+
+// moveTo records that blob id is (now) in folder dir.
+func (w *watcher) moveTo(ps []pendingChange, id, dir string) []pendingChange {
+	if old, ok := w.parents[id]; ok && old != dir {
+		ps = append(ps, pendingChange{dir: old, id: id, deleted: true})
 	}
+	w.parents[id] = dir
+	return append(ps, pendingChange{dir: dir, id: id})
+}
+
+// diffSnapshot turns a full listing into the changes since the previous one.
+func (w *watcher) diffSnapshot(objs []changedObject) []pendingChange {
+	var ps []pendingChange
+	seen := make(map[string]bool, len(objs))
+	for _, o := range objs {
+		seen[o.ID] = true
+		if dir := parentPath(o.Path); w.parents[o.ID] != dir {
+			ps = w.moveTo(ps, o.ID, dir)
+		}
+	}
+	for id, dir := range w.parents {
+		if !seen[id] {
+			delete(w.parents, id)
+			ps = append(ps, pendingChange{dir: dir, id: id, deleted: true})
+		}
+	}
+	return ps
+}
+
+// resolveChanges maps the folder paths of ps to IDs and merges repeats.
+func (w *watcher) resolveChanges(ctx context.Context, ps []pendingChange) []remote.Change {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -159,7 +195,7 @@ func (w *watcher) apply(ctx context.Context, baseline bool, cs *changeSet) []rem
 	}
 	ids := w.resolve(ctx, paths)
 	out := make([]remote.Change, 0, len(ps))
-	index := map[remote.Change]int{} // by Dir and ID, to merge repeats
+	index := map[remote.Change]int{} // by Dir and ID
 	for _, p := range ps {
 		// A folder that cannot be found (deleted with its files) leaves
 		// no narrower choice than invalidating everything.
