@@ -358,3 +358,18 @@ func TestFolderIfModifiedSince(t *testing.T) {
 		t.Errorf("If-Modified-Since as an HTTP date: status %d, want 400 (the spec says date-time)", resp.StatusCode)
 	}
 }
+
+func TestHiddenTopFolder(t *testing.T) {
+	s := newServer(t, Options{})
+	h := s.AddHub("H")
+	pid := s.AddProject(h, "P")
+	s.HideFolder(pid, s.TopFolder(pid, "Plans"))
+	c := newClient(t, s)
+	path := "/project/v1/hubs/" + encodeID(h) + "/projects/" + encodeID(pid) + "/topFolders"
+	var all, visible wireList
+	c.getJSON(path, http.StatusOK, &all)
+	c.getJSON(path+"?excludeDeleted=true", http.StatusOK, &visible)
+	if len(all.Data) != 2 || len(visible.Data) != 1 || visible.Data[0].str("name") != "Project Files" {
+		t.Errorf("topFolders: all %d, excludeDeleted %d", len(all.Data), len(visible.Data))
+	}
+}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -164,5 +165,43 @@ func TestCounters(t *testing.T) {
 	f.s.ResetCounters()
 	if len(f.s.Counters()) != 0 {
 		t.Error("ResetCounters left counts")
+	}
+}
+
+// TestLatencyAndBandwidthApply checks that the knobs are in force without
+// timing anything: with an hour of latency, or a 1 KiB/s cap on a 1 MiB
+// body, a request bounded by a short deadline cannot complete, while the
+// same request without the knob does.
+func TestLatencyAndBandwidthApply(t *testing.T) {
+	f := newFixture(t, Options{}, "a.bin", Synthetic(1, 1*MiB))
+	u := f.signedURL(t)
+	fetch := func(target string, auth bool) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+f.c.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := fetch(f.s.URL+"/project/v1/hubs", true); err != nil {
+		t.Fatalf("without latency: %v", err)
+	}
+	if err := fetch(u, false); err != nil {
+		t.Fatalf("without a cap: %v", err)
+	}
+	f.s.SetOptions(Options{Latency: time.Hour})
+	if err := fetch(f.s.URL+"/project/v1/hubs", true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("with an hour of latency: %v", err)
+	}
+	f.s.SetOptions(Options{BytesPerSecond: 1024})
+	if err := fetch(u, false); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("1 MiB at 1 KiB/s: %v", err)
 	}
 }

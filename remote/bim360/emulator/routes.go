@@ -84,7 +84,9 @@ func (s *Server) wrap(op string, cl class, fn handlerFunc) http.Handler {
 				r.Body = io.NopCloser(bytes.NewReader(reqBody))
 			}
 			defer func() {
-				observe(exchange{op: op, req: r, reqBody: reqBody, status: rec.status, header: rec.Header().Clone(), body: rec.buf.Bytes()})
+				if rec.wrote { // nothing was served if the client left first
+					observe(exchange{op: op, req: r, reqBody: reqBody, status: rec.status, header: rec.Header().Clone(), body: rec.buf.Bytes()})
+				}
 			}()
 			w = rec
 		}
