@@ -1,22 +1,3 @@
-// Package emulator is an in-process GRAPHISOFT BIMcloud for tests,
-// benchmarks and demo mounts: one BIMcloud Manager (the management/client
-// API with its OAuth2 endpoints) plus one Blob Server per model server, each
-// on its own 127.0.0.1 listener.
-//
-// The emulator follows the 2023.2 OpenAPI document
-// (shared/specs/bimcloud/2023.2.yaml) for paths, parameters, JSON shapes and
-// status codes. Where GRAPHISOFT's own Python demo (lib/*.py of
-// github.com/GRAPHISOFT/bimcloud-api) sends something the spec does not
-// describe, the emulator also accepts the demo's form; every such place is
-// marked "Deviation:" in a comment and listed in the package tests.
-//
-// Model servers are resources whose connectionUrls hold templates of the
-// form "$protocol//$hostname:PORT". A client replaces $protocol with the
-// manager URL's scheme plus ":" ("http:") and $hostname with the manager
-// URL's host name ("127.0.0.1"), then probes the URLs in order with
-// GET <url>/application-server-service/get-runtime-id. Some URLs of every
-// model server point at closed loopback ports, so the probing code is
-// exercised by every test.
 package emulator
 
 import (
