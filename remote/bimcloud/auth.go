@@ -48,6 +48,8 @@ type loginMeta struct {
 // x/oauth2 does not read (it knows only "expires_in"), and the 401
 // refresh-once-and-retry plus persistence of rotated tokens is
 // httpx.BearerTransport/TokenSource, shared with the BIM 360 client.
+// (managerapi.py's refresh_on_expiration keeps the rotated refresh token
+// in memory only; here every new token is saved at once.)
 func oauthConfig(cfg Config) *oauth2.Config {
 	return &oauth2.Config{
 		ClientID: cfg.ClientID,
@@ -171,7 +173,9 @@ func LoginPassword(ctx context.Context, cfg Config, username, password string) e
 // Spec vs demo: the demo sends neither code_challenge nor code_verifier;
 // the spec documents both and the client sends them (S256). Neither sends
 // redirect_uri: the state poll delivers the code, and the spec requires
-// redirect_uri on /token only when /authorize had one.
+// redirect_uri on /token only when /authorize had one. (managerapi.py
+// also builds the authorize URL without encoding its parameters; here
+// url.Values encodes them.)
 func Login(ctx context.Context, cfg Config, open func(url string) error) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

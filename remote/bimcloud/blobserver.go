@@ -25,6 +25,8 @@ const (
 
 // probeTimeout bounds one reachability probe of a connection URL: a
 // firewalled address must not stall the first read for minutes.
+// (workflow.py probes without a timeout and swallows every error; here
+// each failure is kept for the final "unreachable" message.)
 const probeTimeout = 5 * time.Second
 
 // blobServer is the Blob Server API of one account. Servers are addressed

@@ -223,7 +223,7 @@ func TestResumeAfterBrokenBody(t *testing.T) {
 			s := newServer(t, emulator.Options{RangeSupport: ranges, Seed: 7})
 			const size = 2<<20 + 5
 			id := s.AddBlob(emulator.RootID, "a.bin", emulator.Synthetic(11, size), "")
-			b, _ := loggedIn(t, s)
+			b, cfg, logs := loggedInLogs(t, s)
 			e := stat(t, b, id)
 			s.SetOptions(emulator.Options{RangeSupport: ranges, Seed: 7, RateReset: 0.5})
 			for range 4 {
@@ -235,6 +235,12 @@ func TestResumeAfterBrokenBody(t *testing.T) {
 			}
 			if s.Counters()["fault.reset"] == 0 {
 				t.Fatal("no body was aborted; the test checked nothing")
+			}
+			// Session IDs travel in query strings and tokens in headers;
+			// neither may reach the log, even at debug level.
+			tok := storedToken(t, cfg)
+			if l := logs.String(); !strings.Contains(l, "reconnecting") || strings.Contains(l, "session-id=") || strings.Contains(l, tok.AccessToken) {
+				t.Fatalf("log lacks the reconnects or shows a secret:\n%s", l)
 			}
 		})
 	}

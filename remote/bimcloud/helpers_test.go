@@ -59,7 +59,14 @@ func testConfig(t *testing.T, s *emulator.Server) (Config, *logBuffer) {
 // the backend.
 func loggedIn(t *testing.T, s *emulator.Server) (*Backend, Config) {
 	t.Helper()
-	cfg, _ := testConfig(t, s)
+	b, cfg, _ := loggedInLogs(t, s)
+	return b, cfg
+}
+
+// loggedInLogs is loggedIn that also returns the captured log.
+func loggedInLogs(t *testing.T, s *emulator.Server) (*Backend, Config, *logBuffer) {
+	t.Helper()
+	cfg, logs := testConfig(t, s)
 	if err := LoginPassword(t.Context(), cfg, emulator.DefaultUser, emulator.DefaultPassword); err != nil {
 		t.Fatalf("LoginPassword: %v", err)
 	}
@@ -68,7 +75,7 @@ func loggedIn(t *testing.T, s *emulator.Server) (*Backend, Config) {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b, cfg
+	return b, cfg, logs
 }
 
 func readAll(t *testing.T, b *Backend, id string, v remote.Version, off, n int64) ([]byte, error) {

@@ -17,6 +17,9 @@ const maxStalledResumes = 4
 // reconnects from the next undelivered byte (with Range if the server
 // honours it, otherwise by skipping), after checking that the blob still
 // has the version being read, so bytes of two versions never mix.
+// (blobserverapi.py get_blob_content asks for a stream but its
+// process_response reads response.content, loading the whole blob into
+// memory first; here the body is streamed.)
 type blobReader struct {
 	b   *Backend
 	ctx context.Context
