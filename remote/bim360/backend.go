@@ -101,12 +101,13 @@ var defaultHTTP = &http.Client{Transport: &http.Transport{
 // entries, which also carries every file's tip version, so listings answer
 // stat and staleness checks; the tip endpoint is never called.
 type Backend struct {
-	cfg    Config
-	tokens *httpx.TokenSource
-	api    *Client
-	s3     *httpx.Client
-	signer *signer
-	log    *slog.Logger
+	cfg     Config
+	tokens  *httpx.TokenSource
+	api     *Client
+	s3      *httpx.Client
+	signer  *signer
+	checker *itemChecker
+	log     *slog.Logger
 }
 
 var _ remote.Backend = (*Backend)(nil)
@@ -161,6 +162,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		log:    cfg.Logger,
 	}
 	b.signer = newSigner(api.OSS, cfg.URLMinutes)
+	b.checker = newItemChecker(api.Items)
 	return b, nil
 }
 
@@ -184,26 +186,41 @@ func (b *Backend) Root(ctx context.Context) (remote.Entry, error) {
 
 // ReadRange implements remote.Backend. v names the version to read; its Ref
 // (the storage object URN) comes from a listing or Stat. A zero v reads the
-// current tip (one GET item). The returned reader stays bound to ctx.
+// current tip. The returned reader stays bound to ctx.
 //
-// An explicit version stays readable after the item is deleted: versions
-// are immutable and APS keeps their storage (a delete only adds a Deleted
-// tip), so only Stat and List report the deletion.
+// Before the first read of a file (and again every itemCheckTTL) one GET
+// item confirms that the file still exists: a file deleted since it was
+// listed reads as NotFound, although APS keeps the storage of its versions.
+// Signed URLs are then reused for all reads of the object.
 func (b *Backend) ReadRange(ctx context.Context, id remote.ID, v remote.Version, off, length int64) (io.ReadCloser, error) {
 	e, ok := parseID(id)
-	if !ok || e.kind != kindItem {
+	if !ok {
+		return nil, remote.Errorf(remote.NotFound, opRead, "unknown entry %q", id)
+	}
+	if e.kind != kindItem {
 		return nil, remote.Errorf(remote.Invalid, opRead, "%q is not a file", id)
 	}
 	if off < 0 || length < 0 {
 		return nil, remote.Errorf(remote.Invalid, opRead, "invalid range %d+%d", off, length)
 	}
+	tip, err := b.checker.check(ctx, e.project, e.item)
+	if err != nil {
+		return nil, notFound(opRead, id, err)
+	}
 	urn := v.Ref
-	if urn == "" {
-		ref, err := b.storageOf(ctx, e, v)
+	switch {
+	case urn != "":
+	case v.ID == "" || v.ID == tip.ID:
+		urn = tip.Ref
+	default:
+		ver, err := b.api.Versions.Get(ctx, e.project, v.ID)
 		if err != nil {
-			return nil, err
+			return nil, notFound(opRead, id, err)
 		}
-		urn = ref
+		if ver.Deleted() {
+			return nil, remote.Errorf(remote.NotFound, opRead, "version %s marks a deletion", v.ID)
+		}
+		urn = ver.StorageURN()
 	}
 	if _, _, ok := ParseStorageURN(urn); !ok {
 		return nil, remote.Errorf(remote.Unavailable, opRead, "version %s has no readable storage object", v.ID)
@@ -216,28 +233,9 @@ func (b *Backend) ReadRange(ctx context.Context, id remote.ID, v remote.Version,
 		r.end = 1<<63 - 1
 	}
 	if err := r.open(); err != nil {
-		return nil, err
+		return nil, notFound(opRead, id, err)
 	}
 	return r, nil
-}
-
-// storageOf finds the storage object of v, or of the tip for a zero v.
-func (b *Backend) storageOf(ctx context.Context, e entryID, v remote.Version) (string, error) {
-	if v.ID != "" {
-		ver, err := b.api.Versions.Get(ctx, e.project, v.ID)
-		if err != nil {
-			return "", err
-		}
-		if ver.Deleted() {
-			return "", remote.Errorf(remote.NotFound, opRead, "version %s marks a deletion", v.ID)
-		}
-		return ver.StorageURN(), nil
-	}
-	ent, err := b.Stat(ctx, remote.ID("i|"+e.project+"|"+e.item))
-	if err != nil {
-		return "", err
-	}
-	return ent.Version.Ref, nil
 }
 
 // notFound turns a NotFound error into one naming the entry.
