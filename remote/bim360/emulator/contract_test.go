@@ -25,7 +25,9 @@ import (
 )
 
 // The contract tests: every test server built with newServer records each
-// API exchange it serves (everything but the S3 byte endpoint) and, when the
+// API exchange it serves (everything but the byte endpoints: the S3 URLs,
+// which no APS spec covers, and OSS signedresources, whose spec entry
+// demands a 2-legged token the signed URL is meant to replace) and, when the
 // test ends, validates it against the official APS OpenAPI specs:
 //
 //   - a request that the spec accepts must get a response the spec accepts

@@ -131,7 +131,8 @@ func (s *Server) signResource(o *object, lifetime time.Duration) string {
 }
 
 // handleSignedResource implements GET /oss/v2/signedresources/{hash}: no
-// bearer token, Range supported.
+// bearer token, Range supported, bodies typed application/octet-stream as
+// the spec declares.
 func (s *Server) handleSignedResource(w http.ResponseWriter, r *http.Request, _ *call) {
 	s.mu.Lock()
 	res, ok := s.signedRes[r.PathValue("hash")]
@@ -145,7 +146,7 @@ func (s *Server) handleSignedResource(w http.ResponseWriter, r *http.Request, _ 
 		writeOSSError(w, http.StatusForbidden, "Signed URL has expired")
 		return
 	}
-	s.serveObject(w, r, res.obj, 0, res.obj.content.Size(), "", func(status int, code, msg string, _ map[string]string) {
+	s.serveObject(w, r, res.obj, 0, res.obj.content.Size(), "", "application/octet-stream", func(status int, code, msg string, _ map[string]string) {
 		writeOSSError(w, status, msg)
 	})
 }

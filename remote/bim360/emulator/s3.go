@@ -148,12 +148,12 @@ func (s *Server) handleS3Get(w http.ResponseWriter, r *http.Request, _ *call) {
 		}
 		base, length = lo, hi-lo+1
 	}
-	s.serveObject(w, r, o, base, length, q.Get("partRange"), fail)
+	s.serveObject(w, r, o, base, length, q.Get("partRange"), o.contentType, fail)
 }
 
 // serveObject answers a GET for the window [base, base+length) of o, with
 // Range support, the bandwidth cap and injected connection resets.
-func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, o *object, base, length int64, part string, fail s3ErrorFunc) {
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, o *object, base, length int64, part, contentType string, fail s3ErrorFunc) {
 	opts := s.Options()
 	_, etag := o.digests()
 	if part != "" {
@@ -163,7 +163,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, o *object, 
 	h.Set("ETag", etag)
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Last-Modified", o.created.UTC().Format(http.TimeFormat))
-	h.Set("Content-Type", o.contentType)
+	h.Set("Content-Type", contentType)
 	q := r.URL.Query()
 	for _, p := range []string{"Content-Type", "Content-Disposition", "Cache-Control"} {
 		if v := q.Get("response-" + strings.ToLower(p)); v != "" {
