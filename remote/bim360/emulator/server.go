@@ -149,7 +149,8 @@ func (s *Server) Close() {
 }
 
 // SetOptions replaces the knobs; requests already in progress keep the old
-// values. Zero fields take their defaults.
+// values. Zero fields take their defaults. Seed is only read by New: the ID
+// and fault generators are not reseeded.
 func (s *Server) SetOptions(o Options) {
 	s.mu.Lock()
 	s.opts = o.withDefaults()
