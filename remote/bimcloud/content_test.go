@@ -266,3 +266,20 @@ func TestReadCanceled(t *testing.T) {
 	mustKind(t, err, remote.Canceled)
 	checkSynthetic(t, buf, 1, 0)
 }
+
+func TestExpandConnectionURL(t *testing.T) {
+	for _, tc := range []struct{ tmpl, manager, want string }{
+		{"$protocol//$hostname:22001", "https://bim.example.com:22000", "https://bim.example.com:22001"},
+		{"$protocol//$hostname:22001/", "http://127.0.0.1:9", "http://127.0.0.1:22001/"},
+		{"http://10.0.0.5:22001", "https://bim.example.com", "http://10.0.0.5:22001"},
+		{"$protocol//$hostname:22001", "https://[::1]:22000", "https://[::1]:22001"},
+	} {
+		got, err := expandConnectionURL(tc.tmpl, tc.manager)
+		if err != nil || got != tc.want {
+			t.Errorf("expand(%q, %q) = %q, %v; want %q", tc.tmpl, tc.manager, got, err, tc.want)
+		}
+	}
+	if _, err := expandConnectionURL("$hostname:22001", "https://bim.example.com"); err == nil {
+		t.Error("a template without a scheme was accepted")
+	}
+}

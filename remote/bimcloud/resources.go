@@ -137,8 +137,10 @@ func (m *manager) Resources(ctx context.Context, c Criterion) ([]Resource, error
 		if len(next) == 0 {
 			return all, nil
 		}
-		m.pager.learnCap(n)
-		m.cfg.Logger.Debug("the Manager caps query results", "cap", n)
+		if len(next) <= n {
+			m.pager.learnCap(n)
+			m.cfg.Logger.Debug("the Manager caps query results", "cap", n)
+		}
 		add(next)
 		skip += len(next)
 		if len(next) < n {

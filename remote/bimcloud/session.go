@@ -153,8 +153,12 @@ func expandConnectionURL(tmpl, managerURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	host := m.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // IPv6 literal
+	}
 	s := strings.ReplaceAll(tmpl, "$protocol", m.Scheme+":")
-	s = strings.ReplaceAll(s, "$hostname", m.Hostname())
+	s = strings.ReplaceAll(s, "$hostname", host)
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("connection URL %q is not an http(s) URL", tmpl)
