@@ -181,18 +181,13 @@ func (a *account) forget(id remote.ID, n fusefs.InodeEmbedder) {
 	}
 }
 
-// liveDirs returns the folders the kernel currently knows, top included.
-func (a *account) liveDirs() map[remote.ID]*dirNode {
+// liveDir returns the node of folder id if the kernel knows it.
+func (a *account) liveDir(id remote.ID) *dirNode {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := map[remote.ID]*dirNode{}
-	for id, n := range a.nodes {
-		if d, ok := n.(*dirNode); ok {
-			out[id] = d
-		}
+	if id != "" && id == a.topEntry.ID {
+		return a.top
 	}
-	if a.topEntry.ID != "" {
-		out[a.topEntry.ID] = a.top
-	}
-	return out
+	d, _ := a.nodes[id].(*dirNode)
+	return d
 }

@@ -2,6 +2,7 @@ package fs_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -140,7 +141,7 @@ func TestUnauthenticatedIsEACCES(t *testing.T) {
 	if _, err := os.ReadDir(files); err != nil {
 		t.Fatal(err)
 	}
-	mem.SetFault(func(op string, id remote.ID) error {
+	mem.SetFault(func(_ context.Context, op string, id remote.ID) error {
 		return &remote.Error{Kind: remote.Unauthenticated, Op: "memory." + op, Status: 401, Message: "token expired"}
 	})
 	time.Sleep(2 * shortTTL)
@@ -169,7 +170,7 @@ func TestErrorKindsAsErrno(t *testing.T) {
 		remote.NotFound:    syscall.ENOENT,
 	} {
 		t.Run(kind.String(), func(t *testing.T) {
-			mem.SetFault(func(op string, id remote.ID) error {
+			mem.SetFault(func(_ context.Context, op string, id remote.ID) error {
 				if op == remotetest.OpReadRange {
 					return remote.Errorf(kind, "memory.ReadRange", "injected")
 				}

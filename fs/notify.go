@@ -85,10 +85,10 @@ func (a *account) applyChanges(ctx context.Context, queue <-chan []remote.Change
 				dirs[c.Dir] = true
 			}
 			if all {
+				// Listing every folder the kernel knows could be
+				// thousands of calls; the kernel's own name and
+				// attribute caches expire within their timeouts.
 				a.meta.InvalidateAll()
-				for id := range a.liveDirs() {
-					a.refreshDir(ctx, id)
-				}
 				continue
 			}
 			for id := range dirs {
@@ -102,7 +102,7 @@ func (a *account) applyChanges(ctx context.Context, queue <-chan []remote.Change
 // refreshDir lists folder dir again if the kernel knows it and notifies
 // the kernel of every name whose object was added, removed or changed.
 func (a *account) refreshDir(ctx context.Context, dir remote.ID) {
-	d := a.liveDirs()[dir]
+	d := a.liveDir(dir)
 	if d == nil {
 		return
 	}

@@ -46,7 +46,7 @@ type Memory struct {
 	seq        int               // last ID/version sequence number handed out
 	tick       int               // number of changes, drives ModTime
 	rangeReads bool
-	fault      func(op string, id remote.ID) error
+	fault      func(ctx context.Context, op string, id remote.ID) error
 	calls      map[string]int64
 	listeners  map[int]func([]remote.Change)
 	nextListen int
@@ -85,11 +85,11 @@ func (m *Memory) SetRangeReads(on bool) {
 }
 
 // SetFault installs fn, which every Backend method calls first with its
-// method name (OpList, …) and the ID it was asked about; a non-nil result is
-// returned instead of doing the work. nil removes the hook. fn runs without
-// Memory's lock held, so it may block (to simulate a slow service) or
-// change the tree.
-func (m *Memory) SetFault(fn func(op string, id remote.ID) error) {
+// context, its method name (OpList, …) and the ID it was asked about; a
+// non-nil result is returned instead of doing the work. nil removes the
+// hook. fn runs without Memory's lock held, so it may block until ctx is
+// done (to simulate a slow service) or change the tree.
+func (m *Memory) SetFault(fn func(ctx context.Context, op string, id remote.ID) error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fault = fn
@@ -119,7 +119,7 @@ func (m *Memory) enter(ctx context.Context, op string, id remote.ID) error {
 		return &remote.Error{Kind: remote.Canceled, Op: "memory." + op, Err: err}
 	}
 	if fault != nil {
-		if err := fault(op, id); err != nil {
+		if err := fault(ctx, op, id); err != nil {
 			return err
 		}
 	}

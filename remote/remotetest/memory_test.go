@@ -77,7 +77,7 @@ func TestMemoryHelpers(t *testing.T) {
 	}
 
 	boom := remote.Errorf(remote.Unauthenticated, "test", "expired")
-	m.SetFault(func(op string, id remote.ID) error {
+	m.SetFault(func(_ context.Context, op string, id remote.ID) error {
 		if op == OpList {
 			return boom
 		}
