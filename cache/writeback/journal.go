@@ -143,3 +143,17 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// ReadRecords lists the staged files in dir without starting an uploader,
+// for `bimfs status` while a mount (or none) is running.
+func ReadRecords(dir string) ([]Record, error) {
+	m := &Manager{dir: dir}
+	recs, errs := m.loadRecords()
+	if len(errs) > 0 && os.IsNotExist(errs[0]) {
+		return nil, nil
+	}
+	if len(errs) > 0 {
+		return recs, errs[0]
+	}
+	return recs, nil
+}

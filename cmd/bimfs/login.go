@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/bimfs/bimfs/cache/writeback"
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/wiring"
 	"github.com/bimfs/bimfs/mountopts"
 )
@@ -72,6 +74,9 @@ func runLogout(args []string) error {
 	if err := store.Delete(); err != nil {
 		return err
 	}
+	if err := store.DeleteMeta(); err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "Removed the stored login of %s (%s).\n", account.Name, store.Path)
 	return nil
 }
@@ -102,6 +107,32 @@ func runStatus(args []string) error {
 			state = "login expired (run bimfs login " + a.Name + ")"
 		}
 		fmt.Printf("%-20s %-9s %-40s %s\n", a.Name, a.Service, a.BaseURL, state)
+	}
+	return printUploads(filepath.Join(opts.CacheDir, "staging"))
+}
+
+// printUploads lists files written through the mount that are not yet
+// committed to the service.
+func printUploads(dir string) error {
+	recs, err := writeback.ReadRecords(dir)
+	if err != nil {
+		return fmt.Errorf("reading staged uploads in %s: %w", dir, err)
+	}
+	if len(recs) == 0 {
+		fmt.Println("\nno pending uploads")
+		return nil
+	}
+	fmt.Printf("\n%d pending upload(s) staged in %s:\n", len(recs), dir)
+	for _, r := range recs {
+		progress := ""
+		if r.Size > 0 {
+			progress = fmt.Sprintf(" %d%%", r.Uploaded*100/r.Size)
+		}
+		line := fmt.Sprintf("  %-9s %s/%s (%d bytes%s, %d attempt(s))", r.State, r.Account, r.Name, r.Size, progress, r.Attempts)
+		if r.LastError != "" {
+			line += ": " + r.LastError
+		}
+		fmt.Println(line)
 	}
 	return nil
 }
