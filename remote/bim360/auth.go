@@ -300,3 +300,58 @@ func (c *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(w, "<!doctype html><title>bimfs login</title><p>%s</p>\n", msg)
 }
+
+// Logout revokes the stored refresh token (POST /authentication/v2/revoke,
+// revoke) and deletes the token file. The file is deleted even when the
+// revocation fails (offline, token already expired); the error is still
+// reported so the user knows the server may keep the grant until it expires.
+func Logout(ctx context.Context, cfg Config) error {
+	const op = "bim360.Logout"
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	if cfg.TwoLegged || cfg.TokenStore == nil {
+		return nil
+	}
+	tok, err := cfg.TokenStore.Load()
+	if remote.IsKind(err, remote.Unauthenticated) {
+		return nil // not logged in
+	}
+	if err != nil {
+		cfg.TokenStore.Delete()
+		return &remote.Error{Kind: remote.Invalid, Op: op, Message: "reading the stored login", Err: err}
+	}
+	revokeErr := cfg.revoke(ctx, tok.RefreshToken)
+	if err := cfg.TokenStore.Delete(); err != nil {
+		return &remote.Error{Kind: remote.KindUnknown, Op: op, Message: "deleting the token file", Err: err}
+	}
+	return revokeErr
+}
+
+func (cfg *Config) revoke(ctx context.Context, refresh string) error {
+	const op = "bim360.Revoke"
+	if refresh == "" {
+		return nil
+	}
+	form := url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"}}
+	if cfg.ClientSecret == "" {
+		form.Set("client_id", cfg.ClientID)
+	}
+	hc := &httpx.Client{HTTP: cfg.baseClient(), MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger, DecodeError: DecodeError}
+	resp, err := hc.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.BaseURL+"/authentication/v2/revoke", strings.NewReader(form.Encode()))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cfg.ClientSecret != "" {
+			req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret))
+		}
+		return req, nil
+	})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}

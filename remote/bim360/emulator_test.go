@@ -694,3 +694,25 @@ func checkNoSecrets(t *testing.T, e *env) {
 		t.Error("log contains a token")
 	}
 }
+
+func TestEmulatorLogout(t *testing.T) {
+	e := newEnv(t, emulator.Options{Seed: 16})
+	ctx := context.Background()
+	if err := Logout(ctx, e.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.cfg.TokenStore.Path); !os.IsNotExist(err) {
+		t.Errorf("token file still there: %v", err)
+	}
+	// The backend built before the logout holds the revoked refresh token.
+	e.s.ExpireTokens()
+	if _, err := e.b.List(ctx, rootID); !remote.IsKind(err, remote.Unauthenticated) {
+		t.Errorf("List after logout: %v", err)
+	}
+	if _, err := New(ctx, e.cfg); !remote.IsKind(err, remote.Unauthenticated) {
+		t.Errorf("New after logout: %v", err)
+	}
+	if err := Logout(ctx, e.cfg); err != nil {
+		t.Errorf("second logout: %v", err)
+	}
+}
