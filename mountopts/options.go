@@ -78,6 +78,12 @@ type Options struct {
 	// PollInterval is how often change feeds (BIMcloud) are polled.
 	PollInterval time.Duration
 
+	// AsyncWriteback makes close return once written data is durable in
+	// the local staging journal; the upload then runs in the background.
+	// The default (false) returns from close only after the service
+	// committed the content.
+	AsyncWriteback bool
+
 	AllowOther bool
 	Debug      bool
 	// InsecureSkipVerify turns TLS certificate checks off. Only for test
