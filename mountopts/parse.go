@@ -15,16 +15,27 @@ import (
 // file's global section) to its parser. Flag-less boolean keys accept a bare
 // key ("allow_other") as true.
 var setters = map[string]func(o *Options, v string) error{
-	"cache_dir":            func(o *Options, v string) error { o.CacheDir = v; return nil },
-	"memory_cache":         sizeSetter(func(o *Options) *int64 { return &o.MemoryCache }),
-	"disk_cache":           sizeSetter(func(o *Options) *int64 { return &o.DiskCache }),
-	"block_size":           sizeSetter(func(o *Options) *int64 { return &o.BlockSize }),
-	"max_readahead":        sizeSetter(func(o *Options) *int64 { return &o.MaxReadAhead }),
-	"entry_timeout":        durationSetter(func(o *Options) *time.Duration { return &o.EntryTimeout }),
-	"attr_timeout":         durationSetter(func(o *Options) *time.Duration { return &o.AttrTimeout }),
-	"negative_timeout":     durationSetter(func(o *Options) *time.Duration { return &o.NegativeTimeout }),
-	"metadata_ttl":         durationSetter(func(o *Options) *time.Duration { return &o.MetadataTTL }),
-	"poll_interval":        durationSetter(func(o *Options) *time.Duration { return &o.PollInterval }),
+	"cache_dir":        func(o *Options, v string) error { o.CacheDir = v; return nil },
+	"memory_cache":     sizeSetter(func(o *Options) *int64 { return &o.MemoryCache }),
+	"disk_cache":       sizeSetter(func(o *Options) *int64 { return &o.DiskCache }),
+	"block_size":       sizeSetter(func(o *Options) *int64 { return &o.BlockSize }),
+	"max_readahead":    sizeSetter(func(o *Options) *int64 { return &o.MaxReadAhead }),
+	"entry_timeout":    durationSetter(func(o *Options) *time.Duration { return &o.EntryTimeout }),
+	"attr_timeout":     durationSetter(func(o *Options) *time.Duration { return &o.AttrTimeout }),
+	"negative_timeout": durationSetter(func(o *Options) *time.Duration { return &o.NegativeTimeout }),
+	"metadata_ttl":     durationSetter(func(o *Options) *time.Duration { return &o.MetadataTTL }),
+	"poll_interval":    durationSetter(func(o *Options) *time.Duration { return &o.PollInterval }),
+	"writeback": func(o *Options, v string) error {
+		switch v {
+		case "sync":
+			o.AsyncWriteback = false
+		case "async":
+			o.AsyncWriteback = true
+		default:
+			return fmt.Errorf("writeback must be sync or async, got %q", v)
+		}
+		return nil
+	},
 	"allow_other":          boolSetter(func(o *Options) *bool { return &o.AllowOther }),
 	"debug":                boolSetter(func(o *Options) *bool { return &o.Debug }),
 	"insecure_skip_verify": boolSetter(func(o *Options) *bool { return &o.InsecureSkipVerify }),
