@@ -238,13 +238,18 @@ func (b *Backend) ReadRange(ctx context.Context, id remote.ID, v remote.Version,
 	return r, nil
 }
 
-// notFound turns a NotFound error into one naming the entry.
+// notFound gives a NotFound error without a message one naming the entry.
+// Errors may be shared by concurrent callers (singleflight), so a copy is
+// changed, never the original.
 func notFound(op string, id remote.ID, err error) error {
-	if remote.IsKind(err, remote.NotFound) {
-		var re *remote.Error
-		if errors.As(err, &re) && re.Message == "" {
-			re.Message = string(id) + " does not exist"
+	var re *remote.Error
+	if remote.IsKind(err, remote.NotFound) && errors.As(err, &re) && re.Message == "" {
+		cp := *re
+		cp.Message = string(id) + " does not exist"
+		if cp.Op == "" {
+			cp.Op = op
 		}
+		return &cp
 	}
 	return err
 }
