@@ -41,6 +41,10 @@ const (
 const (
 	storeQueue   = 64
 	storeWorkers = 2
+	// landedKeep is how many fetched blocks stay findable in the in-flight
+	// table after they were stored, covering the moment before the memory
+	// tier shows a Set (or a failed disk write).
+	landedKeep = 16
 )
 
 // Options configures a Cache. Zero values mean the defaults above.
@@ -128,7 +132,8 @@ type Cache struct {
 	// mu protects the following.
 	mu       sync.Mutex
 	closed   bool
-	inflight map[blockKey]*pending // blocks being fetched or waiting to be written to disk
+	inflight map[blockKey]*pending // blocks being fetched, being stored, or landed
+	landed   []*pending            // stored blocks still in inflight, oldest first
 	streams  map[string]*stream    // by version ID
 }
 
@@ -262,26 +267,26 @@ type storeJob struct {
 	p *pending
 }
 
-// storeWorker writes fetched blocks to the disk tier and then forgets them
-// as in-flight, so that until the block file exists, later readers still
-// find the bytes through the in-flight table instead of fetching again.
+// storeWorker writes fetched blocks to the disk tier. Until then, and for
+// landedKeep blocks more, later readers find the bytes through the in-flight
+// table instead of fetching them again.
 func (c *Cache) storeWorker() {
 	defer c.storeWG.Done()
 	for j := range c.storeq {
 		if c.disk != nil {
 			c.writeDisk(j.p.key, j.p.data)
 		}
-		c.forget(j.p)
+		c.mu.Lock()
+		c.landed = append(c.landed, j.p)
+		if len(c.landed) > landedKeep {
+			old := c.landed[0]
+			c.landed = c.landed[1:]
+			if c.inflight[old.key] == old {
+				delete(c.inflight, old.key)
+			}
+		}
+		c.mu.Unlock()
 	}
-}
-
-// forget removes a finished pending block from the in-flight table.
-func (c *Cache) forget(p *pending) {
-	c.mu.Lock()
-	if c.inflight[p.key] == p {
-		delete(c.inflight, p.key)
-	}
-	c.mu.Unlock()
 }
 
 // lookup returns block k from the memory or disk tier if it is there with

@@ -43,6 +43,7 @@ func (c *Cache) startFetchLocked(parent context.Context, r *Reader, first, n int
 	}
 	if speculative {
 		f.sem = r.sem
+		c.st.prefetchReqs.Add(1)
 	}
 	for k := first; k < first+n; k++ {
 		p := &pending{key: blockKey{r.v.ID, k}, f: f, done: make(chan struct{})}
@@ -95,9 +96,9 @@ func (c *Cache) runFetch(f *fetch) {
 		lens[i] = blockLen(f.size, bs, first+int64(i))
 	}
 	if err == nil {
-		if f.speculative {
-			c.st.prefetchReqs.Add(1)
-		}
+		err = f.ctx.Err() // cancelled while queued
+	}
+	if err == nil {
 		bufs, err = c.readBlocks(f.ctx, f.src, f.id, f.v, first*bs, lens)
 	}
 	if err != nil && f.ctx.Err() == nil && !errIsCancel(err) {

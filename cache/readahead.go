@@ -2,8 +2,9 @@ package cache
 
 // readahead classifies a handle's access pattern, in the manner of gcsfuse's
 // random reader: reads that continue where the previous one ended grow a
-// prefetch window, doubling each time the reader enters a new block, up to
-// MaxReadAhead; any other read is a seek, which drops the window to nothing.
+// prefetch window, from one block doubling each time the reader enters a new
+// block, up to MaxReadAhead; any other read is a seek, which drops the
+// window to nothing.
 // A header read followed by scattered tile reads (GDAL on a GeoTIFF)
 // therefore fetches only the blocks it touches.
 type readahead struct {
@@ -30,7 +31,7 @@ func (ra *readahead) observe(off, end, bs, maxWindow int64) bool {
 		return false
 	}
 	if lastB > ra.lastBlock {
-		ra.window = min(max(2*bs, 2*ra.window), maxWindow)
+		ra.window = min(max(bs, 2*ra.window), maxWindow)
 		ra.lastBlock = lastB
 	}
 	ra.next = max(ra.next, end)

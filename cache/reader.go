@@ -67,6 +67,9 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, remote.Errorf(remote.Invalid, "cache.ReadAt", "negative offset %d", off)
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if off >= r.size {
 		r.mu.Lock()
 		closed := r.closed
@@ -77,9 +80,6 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	end := min(off+int64(len(p)), r.size)
-	if end == off {
-		return 0, nil
-	}
 	first, last := off/r.bs, (end-1)/r.bs
 	if err := r.plan(off, end); err != nil {
 		return 0, err

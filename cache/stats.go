@@ -12,7 +12,7 @@ type Stats struct {
 	Misses     int64 // block lookups that had to start a fetch or wait for a stream
 
 	RemoteRequests int64 // ReadRange calls, including retries and streams
-	PrefetchReqs   int64 // of which speculative read-ahead requests
+	PrefetchReqs   int64 // read-ahead requests issued (some are cancelled before they are sent)
 	Retries        int64 // range requests repeated after a short or broken response
 	StreamPasses   int64 // sequential streams started (streaming mode)
 	BytesFetched   int64 // bytes received from sources

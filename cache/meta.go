@@ -1,0 +1,190 @@
+package cache
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/bimfs/bimfs/remote"
+)
+
+// DefaultMetaTTL is how long a listing is used before it is fetched again,
+// when NewMeta is given a zero TTL.
+const DefaultMetaTTL = 30 * time.Second
+
+// metaSweepAt is the number of cached listings above which expired ones are
+// dropped, so browsing a huge tree does not grow the cache without bound.
+const metaSweepAt = 1 << 16
+
+// Lister is what Meta needs from a backend; remote.Backend satisfies it.
+type Lister interface {
+	List(ctx context.Context, dir remote.ID) ([]remote.Entry, error)
+}
+
+// Meta caches the directory listings of one backend for a TTL. Concurrent
+// callers of List for one directory share one fetch. Its methods are safe
+// for concurrent use.
+//
+// Returned slices are shared by all callers and must not be modified.
+type Meta struct {
+	l   Lister
+	ttl time.Duration
+	now func() time.Time // replaced in tests
+
+	// mu protects the following.
+	mu    sync.Mutex
+	dirs  map[remote.ID]metaEntry
+	calls map[remote.ID]*metaCall // fetches new callers may join
+	gen   uint64                  // incremented by InvalidateAll
+}
+
+type metaEntry struct {
+	entries []remote.Entry
+	fetched time.Time
+}
+
+// metaCall is one List call to the backend. Its context is cancelled when
+// every caller waiting for it has given up.
+type metaCall struct {
+	done    chan struct{}
+	entries []remote.Entry
+	fetched time.Time
+	err     error
+
+	// Guarded by Meta.mu.
+	waiters int
+	cancel  context.CancelFunc
+	stale   bool // invalidated while running: its result is not cached
+	gen     uint64
+}
+
+// NewMeta returns a listing cache over l. A zero ttl means DefaultMetaTTL;
+// a negative ttl makes every List fetch (concurrent callers still share).
+func NewMeta(l Lister, ttl time.Duration) *Meta {
+	if ttl == 0 {
+		ttl = DefaultMetaTTL
+	}
+	return &Meta{
+		l:     l,
+		ttl:   ttl,
+		now:   time.Now,
+		dirs:  make(map[remote.ID]metaEntry),
+		calls: make(map[remote.ID]*metaCall),
+	}
+}
+
+// List returns the listing of dir, fetching it if it is absent or older than
+// the TTL. fetched is when the returned listing was requested from the
+// backend. Errors are returned as the backend gave them and are not cached.
+func (m *Meta) List(ctx context.Context, dir remote.ID) (entries []remote.Entry, fetched time.Time, err error) {
+	m.mu.Lock()
+	if e, ok := m.dirs[dir]; ok && m.fresh(e) {
+		m.mu.Unlock()
+		return e.entries, e.fetched, nil
+	}
+	call := m.calls[dir]
+	if call == nil {
+		call = m.startLocked(dir)
+	}
+	call.waiters++
+	m.mu.Unlock()
+
+	select {
+	case <-call.done:
+		return call.entries, call.fetched, call.err
+	case <-ctx.Done():
+		m.mu.Lock()
+		call.waiters--
+		if call.waiters == 0 {
+			call.cancel()
+			if m.calls[dir] == call {
+				delete(m.calls, dir)
+			}
+		}
+		m.mu.Unlock()
+		return nil, time.Time{}, ctx.Err()
+	}
+}
+
+func (m *Meta) fresh(e metaEntry) bool {
+	return m.ttl > 0 && m.now().Sub(e.fetched) < m.ttl
+}
+
+func (m *Meta) startLocked(dir remote.ID) *metaCall {
+	ctx, cancel := context.WithCancel(context.Background())
+	call := &metaCall{done: make(chan struct{}), cancel: cancel, gen: m.gen}
+	m.calls[dir] = call
+	go func() {
+		defer cancel()
+		start := m.now()
+		entries, err := m.l.List(ctx, dir)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.calls[dir] == call {
+			delete(m.calls, dir)
+		}
+		if err == nil && !call.stale && call.gen == m.gen {
+			m.storeLocked(dir, slices.Clone(entries), start)
+		}
+		call.entries, call.fetched, call.err = entries, start, err
+		close(call.done)
+	}()
+	return call
+}
+
+func (m *Meta) storeLocked(dir remote.ID, entries []remote.Entry, fetched time.Time) {
+	if len(m.dirs) >= metaSweepAt {
+		for d, e := range m.dirs {
+			if !m.fresh(e) {
+				delete(m.dirs, d)
+			}
+		}
+	}
+	m.dirs[dir] = metaEntry{entries: entries, fetched: fetched}
+}
+
+// Cached returns the cached listing of dir, however old, without fetching.
+func (m *Meta) Cached(dir remote.ID) ([]remote.Entry, time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.dirs[dir]
+	return e.entries, e.fetched, ok
+}
+
+// Invalidate forgets the listing of dir. A fetch of it already running
+// still answers its callers but is not cached; later callers fetch anew.
+func (m *Meta) Invalidate(dir remote.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.dirs, dir)
+	m.detachLocked(dir)
+}
+
+// InvalidateAll forgets every listing.
+func (m *Meta) InvalidateAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.dirs)
+	m.gen++
+	for dir := range m.calls {
+		m.detachLocked(dir)
+	}
+}
+
+// Put stores a listing the caller knows to be current (for example after
+// creating a file in dir), fetched now.
+func (m *Meta) Put(dir remote.ID, entries []remote.Entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.detachLocked(dir)
+	m.storeLocked(dir, slices.Clone(entries), m.now())
+}
+
+// detachLocked keeps a running fetch of dir from being joined or cached.
+func (m *Meta) detachLocked(dir remote.ID) {
+	if call := m.calls[dir]; call != nil {
+		call.stale = true
+		delete(m.calls, dir)
+	}
+}
