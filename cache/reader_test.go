@@ -405,7 +405,16 @@ func TestCloseCancelsPrefetch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "prefetches to finish", func() bool { return src.active.Load() == 0 })
+	eventually(t, "prefetches to finish", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, p := range r.buf {
+			if !p.isDone() {
+				return false
+			}
+		}
+		return true
+	})
 	// Hold every further request; the next read is served from the buffer
 	// and prefetches further.
 	src.hold()
