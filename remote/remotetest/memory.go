@@ -50,12 +50,17 @@ type Memory struct {
 	calls      map[string]int64
 	listeners  map[int]func([]remote.Change)
 	nextListen int
+	// Writer state (memwrite.go).
+	writable bool
+	spaces   map[remote.ID]bool // folders that start a namespace of their own
+	nameRule func(name string) string
 }
 
 type memNode struct {
 	entry    remote.Entry
 	parent   remote.ID
 	children []remote.ID // insertion order; List does not sort
+	history  []remote.Version // every version of a file, oldest first
 }
 
 // RootID is the ID of Memory's root folder.
@@ -69,6 +74,7 @@ func NewMemory() *Memory {
 		rangeReads: true,
 		calls:      map[string]int64{},
 		listeners:  map[int]func([]remote.Change){},
+		spaces:     map[remote.ID]bool{},
 	}
 	m.nodes[RootID] = &memNode{entry: remote.Entry{ID: RootID, Dir: true, ModTime: memoryEpoch}}
 	return m
@@ -208,7 +214,7 @@ func (m *Memory) ReadRange(ctx context.Context, id remote.ID, v remote.Version, 
 func (m *Memory) Features() remote.Features {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return remote.Features{RangeReads: m.rangeReads}
+	return remote.Features{RangeReads: m.rangeReads, Writable: m.writable}
 }
 
 // Close implements remote.Backend.
@@ -287,12 +293,9 @@ func (m *Memory) Add(parent remote.ID, name string, dir bool, data []byte) remot
 		m.mu.Unlock()
 		panic(fmt.Sprintf("remotetest: Add into %q, which is not a folder", parent))
 	}
-	// The check suffix makes IDs sparse, so a mistyped ID names nothing.
-	seq := m.newSeq()
-	id := remote.ID(fmt.Sprintf("id-%d-%04x", seq, (seq*40503)&0xffff))
-	e := remote.Entry{ID: id, Name: name, Dir: dir, ModTime: m.now()}
-	m.nodes[id] = &memNode{entry: e, parent: parent}
-	p.children = append(p.children, id)
+	// addLocked's check suffix makes IDs sparse, so a mistyped ID names nothing.
+	e := m.addLocked(p, parent, name, dir)
+	id := e.ID
 	if !dir {
 		e = m.setContentLocked(id, data)
 	}
@@ -309,6 +312,7 @@ func (m *Memory) setContentLocked(id remote.ID, data []byte) remote.Entry {
 	v.Number = n.entry.Version.Number + 1
 	m.versions[v.ID] = slices.Clone(data)
 	n.entry.Version = v
+	n.history = append(n.history, v)
 	n.entry.Size = int64(len(data))
 	n.entry.ModTime = m.now()
 	return n.entry
@@ -345,13 +349,14 @@ func (m *Memory) SetModTime(id remote.ID, t time.Time) remote.Entry {
 	return e
 }
 
-// Rename gives id a new name in its folder.
-func (m *Memory) Rename(id remote.ID, name string) remote.Entry {
+// SetName gives id a new name in its folder, as a change made by another
+// client would.
+func (m *Memory) SetName(id remote.ID, name string) remote.Entry {
 	m.mu.Lock()
 	n, ok := m.nodes[id]
 	if !ok || id == RootID {
 		m.mu.Unlock()
-		panic(fmt.Sprintf("remotetest: Rename of unknown %q", id))
+		panic(fmt.Sprintf("remotetest: SetName of unknown %q", id))
 	}
 	n.entry.Name = name
 	n.entry.ModTime = m.now()
@@ -361,24 +366,16 @@ func (m *Memory) Rename(id remote.ID, name string) remote.Entry {
 	return e
 }
 
-// Remove deletes id and everything below it.
-func (m *Memory) Remove(id remote.ID) {
+// Drop deletes id and everything below it, as a change made by another
+// client would (remote.Writer's Remove refuses folders with children).
+func (m *Memory) Drop(id remote.ID) {
 	m.mu.Lock()
 	n, ok := m.nodes[id]
 	if !ok || id == RootID {
 		m.mu.Unlock()
-		panic(fmt.Sprintf("remotetest: Remove of unknown %q", id))
+		panic(fmt.Sprintf("remotetest: Drop of unknown %q", id))
 	}
-	p := m.nodes[n.parent]
-	p.children = slices.DeleteFunc(p.children, func(c remote.ID) bool { return c == id })
-	var drop func(remote.ID)
-	drop = func(id remote.ID) {
-		for _, c := range m.nodes[id].children {
-			drop(c)
-		}
-		delete(m.nodes, id)
-	}
-	drop(id)
+	m.unlinkLocked(id)
 	parent := n.parent
 	m.mu.Unlock()
 	m.publish(remote.Change{Dir: parent, ID: id, Deleted: true})
@@ -462,5 +459,5 @@ func (m *Memory) Delete(path string) {
 	if !ok {
 		panic(fmt.Sprintf("remotetest: Delete of missing %q", path))
 	}
-	m.Remove(id)
+	m.Drop(id)
 }

@@ -119,7 +119,7 @@ func TestWatchingMemory(t *testing.T) {
 	if c.Dir != RootID || c.ID != e.ID || c.Deleted {
 		t.Fatalf("change = %+v", c)
 	}
-	m.Remove(e.ID)
+	m.Drop(e.ID)
 	if c := <-got; !c.Deleted || c.ID != e.ID {
 		t.Fatalf("delete change = %+v", c)
 	}
