@@ -59,7 +59,7 @@ type Memory struct {
 type memNode struct {
 	entry    remote.Entry
 	parent   remote.ID
-	children []remote.ID // insertion order; List does not sort
+	children []remote.ID      // insertion order; List does not sort
 	history  []remote.Version // every version of a file, oldest first
 }
 
