@@ -34,6 +34,7 @@ func (s *Server) AddProject(hubID, name string) (projectID string) {
 	p := &project{
 		id: "b." + id, name: name, hub: h, created: now,
 		folders: map[string]*folder{}, items: map[string]*item{}, versions: map[string]*version{},
+		commands: true,
 	}
 	p.root = st.newFolder(p, nil, id+"-root-folder", now)
 	st.newFolder(p, p.root, "Project Files", now)

@@ -24,6 +24,15 @@ const (
 	OpSignedDownload = "GET signeds3download"
 	OpOSSSigned      = "GET signedresources" // the "fallback" OSS signed URL
 	OpS3Get          = "S3 GET"
+	OpCreateStorage  = "POST storage"
+	OpSignedUpload   = "GET signeds3upload"
+	OpCompleteUpload = "POST signeds3upload"
+	OpS3Put          = "S3 PUT"
+	OpCreateItem     = "POST items"
+	OpCreateVersion  = "POST versions"
+	OpCreateFolder   = "POST folders"
+	OpPatchFolder    = "PATCH folder"
+	OpCommand        = "POST commands"
 	OpNotFound       = "unknown route"
 )
 
@@ -51,6 +60,27 @@ var rateLimits = map[string]limit{
 	OpItemVersions:   {800, OpItemVersions},
 	OpSignedDownload: {1000, "OSS"},
 	OpOSSSigned:      {1000, "OSS"},
+	OpCreateFolder:   {50, OpCreateFolder},
+	OpPatchFolder:    {50, OpPatchFolder},
+	OpCreateItem:     {50, OpCreateItem},
+	OpCreateStorage:  {300, OpCreateStorage},
+	OpCreateVersion:  {300, OpCreateVersion},
+	OpCommand:        {300, OpCommand},
+	OpSignedUpload:   {1000, "OSS"},
+	OpCompleteUpload: {1000, "OSS"},
+}
+
+// requiredScope is the scope each write operation needs beyond data:read
+// (the specs' security blocks; OSS upload asks for data:write).
+var requiredScope = map[string]string{
+	OpCreateStorage:  "data:create",
+	OpCreateItem:     "data:create",
+	OpCreateVersion:  "data:create",
+	OpCreateFolder:   "data:create",
+	OpCommand:        "data:create",
+	OpPatchFolder:    "data:write",
+	OpSignedUpload:   "data:write",
+	OpCompleteUpload: "data:write",
 }
 
 // faults makes the random and quota decisions.

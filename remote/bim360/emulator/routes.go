@@ -46,12 +46,23 @@ func (s *Server) routes() http.Handler {
 	h("GET /data/v1/projects/{project_id}/items/{item_id}/versions", OpItemVersions, classAPI, s.handleItemVersions)
 	h("GET /data/v1/projects/{project_id}/versions/{version_id}", OpVersion, classAPI, s.handleVersion)
 
+	// Data Management writes.
+	h("POST /data/v1/projects/{project_id}/storage", OpCreateStorage, classAPI, s.handleCreateStorage)
+	h("POST /data/v1/projects/{project_id}/items", OpCreateItem, classAPI, s.handleCreateItem)
+	h("POST /data/v1/projects/{project_id}/versions", OpCreateVersion, classAPI, s.handleCreateVersion)
+	h("POST /data/v1/projects/{project_id}/folders", OpCreateFolder, classAPI, s.handleCreateFolder)
+	h("PATCH /data/v1/projects/{project_id}/folders/{folder_id}", OpPatchFolder, classAPI, s.handlePatchFolder)
+	h("POST /data/v1/projects/{project_id}/commands", OpCommand, classAPI, s.handleCommand)
+
 	// OSS.
 	h("GET /oss/v2/buckets/{bucketKey}/objects/{objectKey}/signeds3download", OpSignedDownload, classAPI, s.handleSignedDownload)
 	h("GET /oss/v2/signedresources/{hash}", OpOSSSigned, classS3, s.handleSignedResource)
+	h("GET /oss/v2/buckets/{bucketKey}/objects/{objectKey}/signeds3upload", OpSignedUpload, classAPI, s.handleSignedUpload)
+	h("POST /oss/v2/buckets/{bucketKey}/objects/{objectKey}/signeds3upload", OpCompleteUpload, classAPI, s.handleCompleteUpload)
 
 	// The S3-like store behind signed URLs.
 	h("GET /s3/{bucket}/{key}", OpS3Get, classS3, s.handleS3Get)
+	h("PUT /s3/{bucket}/{key}", OpS3Put, classS3, s.handleS3Put)
 
 	mux.Handle("/", s.wrap(OpNotFound, classAPI, func(w http.ResponseWriter, r *http.Request, c *call) {
 		writeDMError(w, http.StatusNotFound, "NOT_FOUND", "Not Found", "No such resource: "+r.URL.Path)
@@ -104,6 +115,10 @@ func (s *Server) wrap(op string, cl class, fn handlerFunc) http.Handler {
 				return
 			}
 			c.token = tok
+			if need := requiredScope[op]; need != "" && !hasScope(tok.scope, need) {
+				writeAuthError(w, http.StatusForbidden, "AUTH-012", "The token does not have the "+need+" scope.")
+				return
+			}
 		}
 		if opts.RateLimits {
 			if l, ok := rateLimits[op]; ok {

@@ -103,35 +103,11 @@ func (s *Server) handleS3Get(w http.ResponseWriter, r *http.Request, _ *call) {
 	fail := func(status int, code, msg string, extra map[string]string) {
 		writeS3Error(w, status, code, msg, extra)
 	}
+	bucket, key, ok := s.verifySigned(r, fail)
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
-	if r.Header.Get("Authorization") != "" {
-		fail(http.StatusBadRequest, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified", nil)
-		return
-	}
-	sig, date, exp := q.Get("X-Amz-Signature"), q.Get("X-Amz-Date"), q.Get("X-Amz-Expires")
-	if sig == "" || date == "" || exp == "" {
-		fail(http.StatusForbidden, "AccessDenied", "Query-string authentication requires the X-Amz-Signature, X-Amz-Date and X-Amz-Expires parameters", nil)
-		return
-	}
-	bucket, key := r.PathValue("bucket"), r.PathValue("key")
-	want := s.signature(r.Method, s3Path(bucket, key), q)
-	if !hmac.Equal([]byte(sig), []byte(want)) {
-		fail(http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.", nil)
-		return
-	}
-	signed, err1 := time.Parse(amzDate, date)
-	secs, err2 := strconv.Atoi(exp)
-	if err1 != nil || err2 != nil {
-		fail(http.StatusForbidden, "AuthorizationQueryParametersError", "X-Amz-Date or X-Amz-Expires is malformed", nil)
-		return
-	}
-	expires := signed.Add(time.Duration(secs) * time.Second)
-	if now := s.now().UTC(); now.After(expires) {
-		fail(http.StatusForbidden, "AccessDenied", "Request has expired", map[string]string{
-			"X-Amz-Expires": exp, "Expires": expires.Format(time.RFC3339), "ServerTime": now.Format(time.RFC3339),
-		})
-		return
-	}
 	s.st.mu.RLock()
 	o := s.st.objects[bucket+"/"+key]
 	s.st.mu.RUnlock()
@@ -149,6 +125,42 @@ func (s *Server) handleS3Get(w http.ResponseWriter, r *http.Request, _ *call) {
 		base, length = lo, hi-lo+1
 	}
 	s.serveObject(w, r, o, base, length, q.Get("partRange"), o.contentType, fail)
+}
+
+// verifySigned checks a presigned request the way S3 does: no
+// Authorization header, a signature over the method, path and query, and a
+// start before X-Amz-Date + X-Amz-Expires. It answers failures itself.
+func (s *Server) verifySigned(r *http.Request, fail s3ErrorFunc) (bucket, key string, ok bool) {
+	q := r.URL.Query()
+	if r.Header.Get("Authorization") != "" {
+		fail(http.StatusBadRequest, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified", nil)
+		return "", "", false
+	}
+	sig, date, exp := q.Get("X-Amz-Signature"), q.Get("X-Amz-Date"), q.Get("X-Amz-Expires")
+	if sig == "" || date == "" || exp == "" {
+		fail(http.StatusForbidden, "AccessDenied", "Query-string authentication requires the X-Amz-Signature, X-Amz-Date and X-Amz-Expires parameters", nil)
+		return "", "", false
+	}
+	bucket, key = r.PathValue("bucket"), r.PathValue("key")
+	want := s.signature(r.Method, s3Path(bucket, key), q)
+	if !hmac.Equal([]byte(sig), []byte(want)) {
+		fail(http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.", nil)
+		return "", "", false
+	}
+	signed, err1 := time.Parse(amzDate, date)
+	secs, err2 := strconv.Atoi(exp)
+	if err1 != nil || err2 != nil {
+		fail(http.StatusForbidden, "AuthorizationQueryParametersError", "X-Amz-Date or X-Amz-Expires is malformed", nil)
+		return "", "", false
+	}
+	expires := signed.Add(time.Duration(secs) * time.Second)
+	if now := s.now().UTC(); now.After(expires) {
+		fail(http.StatusForbidden, "AccessDenied", "Request has expired", map[string]string{
+			"X-Amz-Expires": exp, "Expires": expires.Format(time.RFC3339), "ServerTime": now.Format(time.RFC3339),
+		})
+		return "", "", false
+	}
+	return bucket, key, true
 }
 
 // serveObject answers a GET for the window [base, base+length) of o, with

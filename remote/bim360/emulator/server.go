@@ -28,6 +28,16 @@ const (
 	DefaultClientSecret  = "demo-secret"
 	DefaultTokenLifetime = time.Hour
 	DefaultRateWindow    = time.Minute
+	// DefaultMinPartSize is the smallest part OSS accepts for any part of
+	// a multipart upload but the last (oss.yaml status "TooSmall").
+	DefaultMinPartSize = 5 << 20
+	// MaxPartSize is S3's largest part.
+	MaxPartSize = 5 << 30
+	// MaxParts is S3's largest part number.
+	MaxParts = 10000
+	// UploadLifetime is how long an upload session stays open (the upload
+	// tutorial's 24 hours; uploadExpiration in signeds3upload answers).
+	UploadLifetime = 24 * time.Hour
 )
 
 // Options are the emulator's knobs. The zero value is a fast, fault-free
@@ -57,6 +67,26 @@ type Options struct {
 	// URLLifetime overrides the lifetime of signed S3 URLs (rounded up to
 	// whole seconds). 0 means minutesExpiration from the request (default 2).
 	URLLifetime time.Duration
+	// UploadURLLifetime overrides the lifetime of signed S3 upload (PUT)
+	// URLs; 0 means URLLifetime, or else minutesExpiration from the
+	// request. Tests set it short and Advance the clock to expire URLs
+	// between signeds3upload and the PUT.
+	UploadURLLifetime time.Duration
+	// MinPartSize is the smallest size allowed for every part of an
+	// upload but the last; 0 means DefaultMinPartSize. Tests lower it to
+	// upload small multipart objects.
+	MinPartSize int64
+	// PartDir, if set, is a directory uploaded parts are written to
+	// instead of memory; the files are removed when their object is
+	// replaced, their upload expires, or the server closes.
+	PartDir string
+	// FailComplete makes the next FailComplete calls to complete an upload
+	// (POST signeds3upload) fail with FailCompleteStatus before doing
+	// anything, so a client's retry can be tested. SetOptions restarts the
+	// count.
+	FailComplete int
+	// FailCompleteStatus is the status of those failures; 0 means 500.
+	FailCompleteStatus int
 	// TokenLifetime is the access token lifetime; 0 means one hour.
 	TokenLifetime time.Duration
 	// ClientID and ClientSecret identify the registered app; empty means
@@ -85,6 +115,12 @@ func (o Options) withDefaults() Options {
 	if o.RateWindow <= 0 {
 		o.RateWindow = DefaultRateWindow
 	}
+	if o.MinPartSize <= 0 {
+		o.MinPartSize = DefaultMinPartSize
+	}
+	if o.FailCompleteStatus == 0 {
+		o.FailCompleteStatus = http.StatusInternalServerError
+	}
 	return o
 }
 
@@ -95,6 +131,7 @@ type Server struct {
 	URL string
 
 	st     *store
+	parts  *partStore
 	auth   *authState
 	faults *faults
 	srv    *http.Server
@@ -111,6 +148,7 @@ type Server struct {
 	signedRes   map[string]signedResource // OSS signed URLs by hash
 	observe     func(exchange)            // test hook: sees every non-S3 exchange
 	inflight    int                       // observed handlers still running
+	failedComps int                       // completes failed on purpose since SetOptions
 }
 
 // New starts an emulator on 127.0.0.1 with an ephemeral port. It serves
@@ -123,6 +161,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		URL:       "http://" + ln.Addr().String(),
 		st:        newStore(opts.Seed),
+		parts:     newPartStore(),
 		ln:        ln,
 		log:       slog.Default().With("component", "bim360-emulator"),
 		opts:      opts.withDefaults(),
@@ -146,6 +185,7 @@ func New(opts Options) *Server {
 // in progress.
 func (s *Server) Close() {
 	_ = s.srv.Close()
+	s.parts.closeAll()
 }
 
 // SetOptions replaces the knobs; requests already in progress keep the old
@@ -154,6 +194,7 @@ func (s *Server) Close() {
 func (s *Server) SetOptions(o Options) {
 	s.mu.Lock()
 	s.opts = o.withDefaults()
+	s.failedComps = 0
 	s.mu.Unlock()
 }
 

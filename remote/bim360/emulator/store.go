@@ -40,6 +40,10 @@ type store struct {
 	projects map[string]*project
 	objects  map[string]*object // by bucket + "/" + objectKey
 	rng      *rand.Rand         // ID generator, seeded for reproducible demo IDs
+
+	reservations map[string]*reservation // POST storage placeholders, by bucket + "/" + objectKey
+	uploads      map[string]*upload      // open signeds3upload sessions, by uploadKey
+	completed    map[string]*upload      // completed sessions, by uploadKey, for repeated completes
 }
 
 type hub struct {
@@ -56,6 +60,8 @@ type project struct {
 	items    map[string]*item
 	versions map[string]*version
 	created  time.Time
+	// commands is false for projects that refuse the CreateFolder command.
+	commands bool
 }
 
 type folder struct {
@@ -65,6 +71,7 @@ type folder struct {
 	folders  []*folder
 	items    []*item
 	hidden   bool
+	readOnly bool // no writes here or below (SetFolderReadOnly)
 	created  time.Time
 	modified time.Time
 }
@@ -76,6 +83,7 @@ type item struct {
 	parent   *folder
 	versions []*version // versions[i].number == i+1
 	hidden   bool
+	locked   bool // POST versions answers 423 (LockItem)
 	created  time.Time
 	modified time.Time
 }
@@ -101,6 +109,12 @@ type object struct {
 	// chunkSize > 0 makes signeds3download answer "chunked" (the upload is
 	// still being assembled) with one URL per chunkSize bytes.
 	chunkSize int64
+	// parts are the uploaded parts content reads from (nil for objects
+	// made by builders); released when an unattached object is replaced.
+	parts []*part
+	// attached is set once a version refers to the object; it can then no
+	// longer be uploaded to.
+	attached bool
 
 	digestOnce sync.Once
 	sha1       string // empty when the object is too large to hash cheaply
@@ -136,10 +150,13 @@ func (o *object) digests() (sha1hex, etag string) {
 
 func newStore(seed int64) *store {
 	return &store{
-		hubByID:  map[string]*hub{},
-		projects: map[string]*project{},
-		objects:  map[string]*object{},
-		rng:      rand.New(rand.NewPCG(uint64(seed), 0x62696d6673)),
+		hubByID:      map[string]*hub{},
+		projects:     map[string]*project{},
+		objects:      map[string]*object{},
+		reservations: map[string]*reservation{},
+		uploads:      map[string]*upload{},
+		completed:    map[string]*upload{},
+		rng:          rand.New(rand.NewPCG(uint64(seed), 0x62696d6673)),
 	}
 }
 
@@ -184,13 +201,20 @@ func (st *store) newFolder(p *project, parent *folder, name string, now time.Tim
 
 // newObject stores content under a fresh key in bucket. Caller holds mu.
 func (st *store) newObject(bucket, name string, c Content, now time.Time) *object {
+	key := st.newKey(name)
+	o := &object{bucket: bucket, key: key, name: name, content: c, contentType: contentTypeOf(name), created: now, attached: true}
+	st.objects[bucket+"/"+key] = o
+	return o
+}
+
+// newKey returns a fresh object key: a UUID plus the name's extension, as
+// POST storage makes them. Caller holds mu.
+func (st *store) newKey(name string) string {
 	key := st.uuid()
 	if ext := strings.ToLower(path.Ext(name)); ext != "" && !strings.ContainsAny(ext, "/ ") {
 		key += ext
 	}
-	o := &object{bucket: bucket, key: key, name: name, content: c, contentType: contentTypeOf(name), created: now}
-	st.objects[bucket+"/"+key] = o
-	return o
+	return key
 }
 
 func contentTypeOf(name string) string {
