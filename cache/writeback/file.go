@@ -28,15 +28,31 @@ type File struct {
 	refs      int
 	dirty     bool
 	discarded bool
-	lastKind  remote.Kind
-	entry     remote.Entry
+	// retired is set, together with refs reaching zero, when the file's
+	// staged data is about to be removed: it can no longer be acquired.
+	retired  bool
+	lastKind remote.Kind
+	entry    remote.Entry
 }
 
-// Acquire registers one more handle on the file.
+// Acquire registers one more handle on a file the caller already holds.
 func (f *File) Acquire() {
 	f.mu.Lock()
 	f.refs++
 	f.mu.Unlock()
+}
+
+// TryAcquire registers one more handle on a file found with Find or
+// Staged. It fails when the file was discarded or has been committed and
+// released meanwhile; the caller then stages the file anew.
+func (f *File) TryAcquire() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.retired || f.discarded {
+		return false
+	}
+	f.refs++
+	return true
 }
 
 // Record returns a snapshot of the file's journal record.
@@ -171,6 +187,12 @@ func (f *File) Truncate(size int64) error {
 func (f *File) changed(size int64) error {
 	f.mu.Lock()
 	f.rec.Size = size
+	if f.discarded {
+		// Deleted while open: the bytes stay readable for the handles
+		// that have it, but nothing is journaled or uploaded.
+		f.mu.Unlock()
+		return nil
+	}
 	wasClean := !f.dirty || f.rec.State != Open
 	f.dirty = true
 	f.rec.State = Open
@@ -188,7 +210,7 @@ func (f *File) changed(size int64) error {
 // journal are on local disk and the upload is queued.
 func (f *File) Flush(ctx context.Context) error {
 	f.mu.Lock()
-	needed := f.dirty || f.rec.State == Failed || f.rec.State == Pending
+	needed := !f.discarded && (f.dirty || f.rec.State == Failed || f.rec.State == Pending)
 	f.mu.Unlock()
 	if !needed {
 		return nil
@@ -230,6 +252,9 @@ func (f *File) Release() {
 	last := f.refs == 0
 	committed := !f.dirty && f.rec.State != Failed && f.rec.State != Pending
 	discarded := f.discarded
+	if last && (discarded || committed) {
+		f.retired = true
+	}
 	f.mu.Unlock()
 	if !last {
 		return
@@ -241,44 +266,88 @@ func (f *File) Release() {
 		if discarded {
 			f.m.removeRecord(f.rec.Key)
 		}
-		f.m.forget(f.rec.Key)
+		f.m.forget(f)
 	default:
 		state := Pending
 		if f.Record().State == Failed {
 			state = Failed
 		}
 		if err := f.persist(state); err != nil {
-			f.m.log.Error("cannot queue staged file for upload; it stays in the staging directory", "name", f.rec.Name, "err", err)
+			f.m.log.Error("cannot queue staged file for upload; it stays in the staging directory", "name", f.Record().Name, "err", err)
 		}
 		f.m.kick()
 	}
 }
 
-// Rename records a new remote name, parent and target for content that is
-// not yet uploaded.
+// Rename records a new remote name, parent and target for the staged
+// content. It waits for an upload in progress, so the change applies to
+// the next upload as a whole; a file that failed for a reason a rename
+// may cure (an invalid name, say) becomes due for upload again.
 func (f *File) Rename(parent remote.ID, name string, existing remote.ID) error {
-	f.mu.Lock()
-	f.rec.Parent, f.rec.Name, f.rec.Existing = parent, name, existing
-	rec := f.rec
-	staged := f.dirty || f.rec.State == Pending || f.rec.State == Failed
-	f.mu.Unlock()
-	if !staged {
-		return nil
-	}
-	return f.m.saveRecord(rec)
+	_, err := f.rename(parent, name, existing, false)
+	return err
 }
 
-// Discard drops the staged content (the file was deleted before upload).
+// RenameIfNew is Rename for content that has never been uploaded: it
+// changes nothing and returns false if the file has been committed (its
+// record names an existing remote file), which the caller must then
+// rename remotely.
+func (f *File) RenameIfNew(parent remote.ID, name string, existing remote.ID) (bool, error) {
+	return f.rename(parent, name, existing, true)
+}
+
+func (f *File) rename(parent remote.ID, name string, existing remote.ID, onlyNew bool) (bool, error) {
+	f.upMu.Lock()
+	defer f.upMu.Unlock()
+	f.m.mu.Lock()
+	f.mu.Lock()
+	if onlyNew && f.rec.Existing != "" {
+		f.mu.Unlock()
+		f.m.mu.Unlock()
+		return false, nil
+	}
+	f.m.unindexLocked(f, f.rec)
+	f.rec.Parent, f.rec.Name, f.rec.Existing = parent, name, existing
+	f.lastKind = remote.KindUnknown
+	if !f.discarded && !f.retired {
+		f.m.indexLocked(f, f.rec)
+	}
+	rec := f.rec
+	staged := !f.discarded && (f.dirty || f.rec.State == Pending || f.rec.State == Failed)
+	f.mu.Unlock()
+	delete(f.m.next, rec.Key)
+	f.m.mu.Unlock()
+	if !staged {
+		return true, nil
+	}
+	err := f.m.saveRecord(rec)
+	f.m.kick()
+	return true, err
+}
+
+// Discard drops the staged content (the file was deleted). It waits for an
+// upload in progress; the caller then checks Record().Existing to learn
+// whether a remote file must be removed as well. Handles that still have
+// the file open keep reading and writing their bytes, which go nowhere.
 func (f *File) Discard() {
+	f.upMu.Lock()
+	defer f.upMu.Unlock()
 	f.mu.Lock()
 	f.discarded = true
 	f.dirty = false
 	refs := f.refs
+	if refs == 0 {
+		f.retired = true
+	}
+	rec := f.rec
 	f.mu.Unlock()
-	f.m.removeRecord(f.rec.Key)
+	f.m.mu.Lock()
+	f.m.unindexLocked(f, rec)
+	f.m.mu.Unlock()
+	f.m.removeRecord(rec.Key)
 	if refs == 0 {
 		f.closeData()
-		f.m.forget(f.rec.Key)
+		f.m.forget(f)
 	}
 }
 
@@ -347,6 +416,9 @@ func (f *File) upload(ctx context.Context) (remote.Entry, error) {
 	f.rec.Attempts = 0
 	f.rec.Uploaded = rec.Size
 	refs := f.refs
+	if refs == 0 {
+		f.retired = true
+	}
 	f.mu.Unlock()
 	f.ioMu.RUnlock()
 	// The record goes; the data stays while handles are open because a
@@ -355,7 +427,7 @@ func (f *File) upload(ctx context.Context) (remote.Entry, error) {
 	if refs == 0 {
 		f.closeData()
 		os.Remove(f.m.dataPath(rec.Key))
-		f.m.forget(rec.Key)
+		f.m.forget(f)
 	}
 	syncDir(f.m.dir)
 	f.m.log.Info("uploaded", "account", rec.Account, "name", rec.Name, "size", rec.Size, "version", e.Version.Number)

@@ -52,8 +52,8 @@ type Options struct {
 
 // Manager owns the staging directory and the background uploader.
 //
-// Lock order: Manager.mu before File.mu is never taken; File methods take
-// File.mu and then, briefly, Manager.mu.
+// Lock order: File.upMu, then File.ioMu, then Manager.mu, then File.mu.
+// No lock is held while calling Upload except upMu and ioMu (shared).
 type Manager struct {
 	dir  string
 	opts Options
@@ -67,6 +67,9 @@ type Manager struct {
 	mu sync.Mutex // protects the fields below
 	// files holds every staged file by key, live or waiting for upload.
 	files map[string]*File
+	// byFolder indexes the files that are not discarded by account and
+	// parent folder, then remote name, for Find and Staged.
+	byFolder map[folderKey]map[string]*File
 	// next is when a failed record may be tried again.
 	next map[string]time.Time
 }
@@ -94,6 +97,7 @@ func New(opts Options) (*Manager, error) {
 	m := &Manager{
 		dir: opts.Dir, opts: opts, log: log, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), files: map[string]*File{}, next: map[string]time.Time{},
+		byFolder: map[folderKey]map[string]*File{},
 	}
 	recs, errs := m.loadRecords()
 	for _, err := range errs {
@@ -105,6 +109,7 @@ func New(opts Options) (*Manager, error) {
 		r.State = Pending
 		f := &File{m: m, rec: r}
 		m.files[r.Key] = f
+		m.indexLocked(f, r)
 		log.Info("resuming staged upload", "account", r.Account, "name", r.Name, "size", r.Size, "attempts", r.Attempts)
 	}
 	m.removeOrphans()
@@ -147,25 +152,58 @@ func (m *Manager) Create(account string, parent remote.ID, name string, existing
 	}}
 	m.mu.Lock()
 	m.files[key] = f
+	m.indexLocked(f, f.rec)
 	m.mu.Unlock()
 	return f, nil
 }
 
 // Find returns the staged file currently named name in parent, so a
 // second open of the same path shares the first one's staged copy.
-// The caller must Acquire it.
+// The caller must TryAcquire it.
 func (m *Manager) Find(account string, parent remote.ID, name string) *File {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, f := range m.files {
-		f.mu.Lock()
-		match := f.rec.Account == account && f.rec.Parent == parent && f.rec.Name == name && !f.discarded
-		f.mu.Unlock()
-		if match {
-			return f
+	return m.byFolder[folderKey{account, parent}][name]
+}
+
+// Staged returns the staged files whose content is destined for folder
+// parent, so listings can show files that are not uploaded yet.
+func (m *Manager) Staged(account string, parent remote.ID) []*File {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := m.byFolder[folderKey{account, parent}]
+	out := make([]*File, 0, len(names))
+	for _, f := range names {
+		out = append(out, f)
+	}
+	return out
+}
+
+// folderKey names a remote folder of an account.
+type folderKey struct {
+	account string
+	parent  remote.ID
+}
+
+// indexLocked adds f, whose record is r, to byFolder. Called with m.mu held.
+func (m *Manager) indexLocked(f *File, r Record) {
+	k := folderKey{r.Account, r.Parent}
+	if m.byFolder[k] == nil {
+		m.byFolder[k] = map[string]*File{}
+	}
+	m.byFolder[k][r.Name] = f
+}
+
+// unindexLocked removes f, whose record is r, from byFolder. Called with
+// m.mu held.
+func (m *Manager) unindexLocked(f *File, r Record) {
+	k := folderKey{r.Account, r.Parent}
+	if names := m.byFolder[k]; names[r.Name] == f {
+		delete(names, r.Name)
+		if len(names) == 0 {
+			delete(m.byFolder, k)
 		}
 	}
-	return nil
 }
 
 // Records returns a snapshot of every staged file, sorted by name, for
@@ -276,10 +314,15 @@ func retriable(k remote.Kind) bool {
 	return true
 }
 
-func (m *Manager) forget(key string) {
+// forget drops f, which has been retired, from the manager.
+func (m *Manager) forget(f *File) {
+	rec := f.Record()
 	m.mu.Lock()
-	delete(m.files, key)
-	delete(m.next, key)
+	if m.files[rec.Key] == f {
+		delete(m.files, rec.Key)
+		delete(m.next, rec.Key)
+	}
+	m.unindexLocked(f, rec)
 	m.mu.Unlock()
 }
 
