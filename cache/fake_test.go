@@ -39,7 +39,10 @@ type fault struct {
 	short int64                        // > 0: the body ends cleanly after short bytes
 	fail  int64                        // > 0: the body breaks after fail bytes
 	long  bool                         // the body has one byte too many
-	n     int
+	// stall > 0: the body pauses after stall bytes until resume is closed.
+	stall  int64
+	resume chan struct{}
+	n      int
 }
 
 func newFakeSource(rangeReads bool) *fakeSource {
@@ -160,9 +163,29 @@ func (f *fakeSource) ReadRange(ctx context.Context, id remote.ID, v remote.Versi
 			r = io.MultiReader(bytes.NewReader(body[:min(ft.fail, int64(len(body)))]), errReader{errors.New("connection reset by peer")})
 		case ft.long:
 			r = io.MultiReader(bytes.NewReader(body), bytes.NewReader([]byte{0xAA}))
+		case ft.stall > 0:
+			cut := min(ft.stall, int64(len(body)))
+			r = io.MultiReader(bytes.NewReader(body[:cut]), &stallReader{ctx: ctx, resume: ft.resume, f: f}, bytes.NewReader(body[cut:]))
 		}
 	}
 	return &fakeBody{r: r, f: f}, nil
+}
+
+// stallReader blocks until resume is closed or ctx ends, then reads EOF.
+type stallReader struct {
+	ctx    context.Context
+	resume chan struct{}
+	f      *fakeSource
+}
+
+func (s *stallReader) Read([]byte) (int, error) {
+	select {
+	case <-s.resume:
+		return 0, io.EOF
+	case <-s.ctx.Done():
+		s.f.canceled.Add(1)
+		return 0, s.ctx.Err()
+	}
 }
 
 type errReader struct{ err error }

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
 
@@ -49,9 +48,10 @@ type stream struct {
 	pos        int64 // next block the current pass delivers
 	err        error // why the last run ended, if it failed
 	recent     map[int64][]byte
-	order      []int64 // keys of recent, oldest first
-	maxWanted  int64   // highest block any reader asked for
-	diskOK     bool    // the last block write to disk succeeded
+	order      []int64       // keys of recent, oldest first
+	lastWanted int64         // block of the latest read
+	waiting    map[int64]int // blocks readers are waiting for, with counts
+	diskOK     bool          // the last block write to disk succeeded
 	changed    chan struct{}
 }
 
@@ -75,6 +75,7 @@ func (c *Cache) acquireStream(src Source, id remote.ID, v remote.Version, size i
 		nblocks: numBlocks(size, c.opts.BlockSize),
 		window:  max(2, c.opts.MaxReadAhead/c.opts.BlockSize),
 		recent:  make(map[int64][]byte),
+		waiting: make(map[int64]int),
 		diskOK:  c.disk != nil,
 		changed: make(chan struct{}),
 		refs:    1,
@@ -116,8 +117,8 @@ func (s *stream) get(ctx context.Context, k int64) ([]byte, error) {
 			return data, nil
 		}
 		s.mu.Lock()
-		if k > s.maxWanted {
-			s.maxWanted = k
+		if k != s.lastWanted {
+			s.lastWanted = k
 			s.broadcastLocked()
 		}
 		if data, ok := s.recent[k]; ok {
@@ -141,11 +142,22 @@ func (s *stream) get(ctx context.Context, k int64) ([]byte, error) {
 		}
 		myGen = s.gen
 		ch := s.changed
+		s.waiting[k]++
 		s.mu.Unlock()
+		var err error
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			err = ctx.Err()
+		}
+		s.mu.Lock()
+		if s.waiting[k]--; s.waiting[k] == 0 {
+			delete(s.waiting, k)
+			s.broadcastLocked()
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
 		}
 	}
 }
@@ -216,7 +228,7 @@ func (s *stream) run() {
 			s.newPassLocked()
 			s.mu.Unlock()
 			continue
-		case progressed && restarts < maxStreamRestarts && !errors.Is(err, errTooLong):
+		case progressed && restarts < maxStreamRestarts:
 			restarts++
 			s.c.log.Info("cache: restarting stream", "version", s.v.ID, "at_block", s.pos, "err", err)
 			s.newPassLocked()
@@ -274,6 +286,16 @@ func (s *stream) runPass(ctx context.Context, start int64) (progressed bool, err
 			}
 			return progressed, rangeError(s.v, off, s.size-off, k*bs-off+int64(m), err)
 		}
+		if k == s.nblocks-1 {
+			// The stream must end here; check before the last block is
+			// served. A longer stream means the listed size is not this
+			// content's, and nothing stored from it can be trusted.
+			var one [1]byte
+			if m, _ := io.ReadFull(rc, one[:]); m > 0 {
+				s.purge()
+				return progressed, rangeError(s.v, off, s.size-off, s.size-off, errTooLong)
+			}
+		}
 		if skip {
 			s.advance(k)
 			continue
@@ -281,21 +303,25 @@ func (s *stream) runPass(ctx context.Context, start int64) (progressed bool, err
 		progressed = true
 		s.deliver(k, b)
 	}
-	var one [1]byte
-	if m, _ := io.ReadFull(rc, one[:]); m > 0 {
-		s.purge()
-		return progressed, rangeError(s.v, off, s.size-off, s.size-off, errTooLong)
-	}
 	return progressed, nil
 }
 
-// waitWindow blocks while block k is too far ahead of every reader to be
+// waitWindow blocks while block k is too far ahead of the readers to be
 // kept: without a working disk tier, streamed blocks live only in recent
-// (and perhaps the memory tier), which holds window blocks.
+// (and perhaps the memory tier), which holds window blocks. The stream stays
+// within a window of the lowest block a reader waits for, so that block is
+// still there when the reader wakes, or else of the latest read.
 func (s *stream) waitWindow(ctx context.Context, k int64) error {
 	for {
 		s.mu.Lock()
-		if s.diskOK || k < s.maxWanted+s.window {
+		limit := s.lastWanted
+		if len(s.waiting) > 0 {
+			limit = s.nblocks
+			for w := range s.waiting {
+				limit = min(limit, w)
+			}
+		}
+		if s.diskOK || k < limit+s.window {
 			s.mu.Unlock()
 			return nil
 		}
