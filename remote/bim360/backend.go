@@ -45,9 +45,16 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxAttempts bounds tries per HTTP call; 0 means httpx's default.
 	MaxAttempts int
-	// URLMinutes is the signed download URL lifetime asked for (1–60); 0
-	// means DefaultMinutesExpiration.
+	// URLMinutes is the lifetime asked for signed download and upload URLs
+	// (1–60); 0 means DefaultMinutesExpiration.
 	URLMinutes int
+	// PartSize is the size of upload parts; 0 means DefaultPartSize (16
+	// MiB). Values below MinPartSize (5 MiB) are raised to it, and files
+	// that would need more than MaxParts parts use larger parts.
+	PartSize int64
+	// UploadParallel is how many parts of one upload are sent at once; 0
+	// means DefaultUploadParallel (4).
+	UploadParallel int
 }
 
 func (cfg *Config) setDefaults() error {
@@ -71,6 +78,17 @@ func (cfg *Config) setDefaults() error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	cfg.PartSize = max(cfg.PartSize, MinPartSize)
+	if cfg.UploadParallel <= 0 {
+		cfg.UploadParallel = DefaultUploadParallel
+	}
+	if cfg.URLMinutes <= 0 {
+		cfg.URLMinutes = DefaultMinutesExpiration
+	}
+	cfg.URLMinutes = min(cfg.URLMinutes, 60)
 	return nil
 }
 
@@ -92,7 +110,7 @@ var defaultHTTP = &http.Client{Transport: &http.Transport{
 	ResponseHeaderTimeout: 60 * time.Second,
 }}
 
-// Backend is a read-only remote.Backend over one APS account.
+// Backend is a remote.Backend and remote.Writer over one APS account.
 //
 // The tree is account → hubs (BIM 360 / ACC accounts) → projects → top
 // folders → folders and files; see ids.go for the entry ID scheme. Browsing
@@ -100,17 +118,25 @@ var defaultHTTP = &http.Client{Transport: &http.Transport{
 // folder contents 300, OSS 1,000): a folder costs one contents call per 200
 // entries, which also carries every file's tip version, so listings answer
 // stat and staleness checks; the tip endpoint is never called.
+//
+// Writes follow the BIM 360 upload and folder flows; writer.go and
+// rename.go say how each POSIX operation maps onto them.
 type Backend struct {
-	cfg     Config
-	tokens  *httpx.TokenSource
-	api     *Client
-	s3      *httpx.Client
-	signer  *signer
-	checker *itemChecker
-	log     *slog.Logger
+	cfg    Config
+	tokens *httpx.TokenSource
+	api    *Client
+	s3     *httpx.Client
+	signer *signer
+	up     *uploader
+	tree   *treeFacts
+	mkdir  *mkdirModes
+	log    *slog.Logger
 }
 
-var _ remote.Backend = (*Backend)(nil)
+var (
+	_ remote.Backend = (*Backend)(nil)
+	_ remote.Writer  = (*Backend)(nil)
+)
 
 // New returns the backend for cfg. A three-legged configuration loads the
 // stored token (failing with Unauthenticated and "run `bimfs login`" if
@@ -162,7 +188,10 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		log:    cfg.Logger,
 	}
 	b.signer = newSigner(api.OSS, cfg.URLMinutes)
-	b.checker = newItemChecker(api.Items)
+	b.up = &uploader{oss: api.OSS, s3: b.s3, partSize: cfg.PartSize, minPart: MinPartSize,
+		parallel: cfg.UploadParallel, minutes: cfg.URLMinutes, now: time.Now}
+	b.tree = newTreeFacts()
+	b.mkdir = newMkdirModes()
 	return b, nil
 }
 
@@ -171,7 +200,9 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 func (b *Backend) API() *Client { return b.api }
 
 // Features implements remote.Backend.
-func (b *Backend) Features() remote.Features { return remote.Features{RangeReads: true} }
+func (b *Backend) Features() remote.Features {
+	return remote.Features{RangeReads: true, Writable: true}
+}
 
 // Close implements remote.Backend.
 func (b *Backend) Close() error {
@@ -185,13 +216,15 @@ func (b *Backend) Root(ctx context.Context) (remote.Entry, error) {
 }
 
 // ReadRange implements remote.Backend. v names the version to read; its Ref
-// (the storage object URN) comes from a listing or Stat. A zero v reads the
-// current tip. The returned reader stays bound to ctx.
+// (the storage object URN) comes from a listing or Stat and makes the read
+// cost no Data Management call at all. A v without Ref costs one GET
+// version, a zero v (the current tip) one GET item. The returned reader
+// stays bound to ctx.
 //
-// Before the first read of a file (and again every itemCheckTTL) one GET
-// item confirms that the file still exists: a file deleted since it was
-// listed reads as NotFound, although APS keeps the storage of its versions.
-// Signed URLs are then reused for all reads of the object.
+// Reads do not confirm that the file still exists: versions are immutable
+// and stay readable after a delete, and checking would spend the GET item
+// budget (300 a minute) on every file of a `cp -r`. The filesystem notices
+// deletions when it revalidates through the parent's listing.
 func (b *Backend) ReadRange(ctx context.Context, id remote.ID, v remote.Version, off, length int64) (io.ReadCloser, error) {
 	e, ok := parseID(id)
 	if !ok {
@@ -203,15 +236,22 @@ func (b *Backend) ReadRange(ctx context.Context, id remote.ID, v remote.Version,
 	if off < 0 || length < 0 {
 		return nil, remote.Errorf(remote.Invalid, opRead, "invalid range %d+%d", off, length)
 	}
-	tip, err := b.checker.check(ctx, e.project, e.item)
-	if err != nil {
-		return nil, notFound(opRead, id, err)
-	}
 	urn := v.Ref
 	switch {
 	case urn != "":
-	case v.ID == "" || v.ID == tip.ID:
-		urn = tip.Ref
+	case v.ID == "":
+		r, err := b.api.Items.Get(ctx, e.project, e.item)
+		if err != nil {
+			return nil, notFound(opRead, id, err)
+		}
+		tip, found := r.Tip()
+		if !found {
+			return nil, remote.Errorf(remote.Unavailable, opRead, "item %s came without its tip version", e.item)
+		}
+		if live, why := alive(&r.Data, tip); !live {
+			return nil, remote.Errorf(remote.NotFound, opRead, "%s", why)
+		}
+		urn = tip.StorageURN()
 	default:
 		ver, err := b.api.Versions.Get(ctx, e.project, v.ID)
 		if err != nil {

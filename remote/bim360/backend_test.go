@@ -208,16 +208,24 @@ func TestReadRangeResponses(t *testing.T) {
 	}
 }
 
+// TestReadRangeMissingItem: an item or version that never existed reads as
+// NotFound, without a call to S3; a listed version is read through its
+// storage object alone.
 func TestReadRangeMissingItem(t *testing.T) {
 	f := newFakeAPS(t, []byte("abc"), func(w http.ResponseWriter, r *http.Request) { t.Error("S3 called") })
 	b := f.backend(t, goodToken())
 	id, _ := itemID("b.p", "urn:other")
-	v := remote.Version{ID: "urn:v?version=1", Ref: "urn:adsk.objects:os.object:bkt/obj"}
-	if _, err := b.ReadRange(context.Background(), id, v, 0, 3); !remote.IsKind(err, remote.NotFound) {
-		t.Fatalf("err %v", err)
+	for _, v := range []remote.Version{
+		{},                      // tip: GET item answers 404
+		{ID: "urn:v?version=9"}, // GET version answers 404
+		{ID: "urn:v?version=1", Ref: "urn:adsk.objects:os.object:bkt/gone"}, // signeds3download answers 404
+	} {
+		if _, err := b.ReadRange(context.Background(), id, v, 0, 3); !remote.IsKind(err, remote.NotFound) {
+			t.Errorf("ReadRange(%+v): err %v, want NotFound", v, err)
+		}
 	}
 	for _, bad := range []remote.ID{"nonsense", rootID} {
-		if _, err := b.ReadRange(context.Background(), bad, v, 0, 3); err == nil {
+		if _, err := b.ReadRange(context.Background(), bad, remote.Version{}, 0, 3); err == nil {
 			t.Errorf("ReadRange(%q) succeeded", bad)
 		}
 	}

@@ -130,6 +130,9 @@ func (b *Backend) listProjects(ctx context.Context, hub string) ([]remote.Entry,
 			b.log.Warn("skipping project with an unusable ID", "project", p.ID)
 			continue
 		}
+		if root := p.Relationships.RootFolder.Data.ID; root != "" {
+			b.tree.setRoot(root)
+		}
 		// The project root is not writable: files cannot live there, only
 		// in the top folders below it.
 		out = append(out, remote.Entry{ID: id, Name: p.Attributes.Name, Dir: true, ReadOnly: true})
@@ -152,6 +155,7 @@ func (b *Backend) listTopFolders(ctx context.Context, hub, project string) ([]re
 		if !ok {
 			continue
 		}
+		b.tree.setDepth(f.ID, 1)
 		out = append(out, folderEntry(id, f))
 	}
 	return out, nil
@@ -166,12 +170,16 @@ func (b *Backend) listFolder(ctx context.Context, project, folder string) ([]rem
 		return nil, err
 	}
 	out := make([]remote.Entry, 0, len(fc.Folders)+len(fc.Items))
+	level := b.tree.level(folder)
 	for i := range fc.Folders {
 		f := &fc.Folders[i]
 		if f.Attributes.Hidden {
 			continue
 		}
 		if id, ok := folderID(project, f.ID); ok {
+			if level > 0 {
+				b.tree.setDepth(f.ID, level+1)
+			}
 			out = append(out, folderEntry(id, f))
 		}
 	}

@@ -1,11 +1,11 @@
 // Package bim360 is the client of Autodesk Platform Services (APS) for BIM 360
 // and ACC Docs: the Data Management API (hubs, projects, folders, items,
-// versions), the OSS signed-S3 download API, and OAuth. Backend adapts it to
-// the backend-neutral remote model.
+// versions, commands), the OSS signed-S3 download and upload API, and OAuth.
+// Backend adapts it to the backend-neutral remote model.
 //
 // The API client follows the layout of the APS specs: one service type per
-// API area (Hubs, Projects, Folders, Items, Versions, OSS), each method named
-// after one spec operation and taking a typed request.
+// API area (Hubs, Projects, Folders, Items, Versions, Commands, OSS), each
+// method named after one spec operation and taking a typed request.
 package bim360
 
 import (
@@ -43,6 +43,7 @@ type Client struct {
 	Folders  *FoldersService
 	Items    *ItemsService
 	Versions *VersionsService
+	Commands *CommandsService
 	OSS      *OSSService
 }
 
@@ -62,6 +63,9 @@ type ItemsService service
 
 // VersionsService calls the version operations of the Data Management API.
 type VersionsService service
+
+// CommandsService calls the command operations of the Data Management API.
+type CommandsService service
 
 // OSSService calls the Object Storage Service.
 type OSSService service
@@ -90,6 +94,7 @@ func NewClient(baseURL string, hc *httpx.Client, userID string) (*Client, error)
 	c.Folders = (*FoldersService)(s)
 	c.Items = (*ItemsService)(s)
 	c.Versions = (*VersionsService)(s)
+	c.Commands = (*CommandsService)(s)
 	c.OSS = (*OSSService)(s)
 	return c, nil
 }
@@ -139,6 +144,15 @@ func (c *Client) resolve(op, href string) (string, error) {
 // get sends an authenticated GET and decodes the JSON answer into out.
 func (c *Client) get(ctx context.Context, op, u string, out any) error {
 	return c.http.JSON(ctx, op, http.MethodGet, u, "", c.headers(), nil, out)
+}
+
+// jsonAPIType is the content type of Data Management request bodies.
+const jsonAPIType = "application/vnd.api+json"
+
+// send sends an authenticated request with a JSON body of content type ct
+// and decodes the JSON answer into out (skipped when out is nil).
+func (c *Client) send(ctx context.Context, op, method, u, ct string, in, out any) error {
+	return c.http.JSON(ctx, op, method, u, ct, c.headers(), in, out)
 }
 
 func (c *Client) headers() http.Header {
