@@ -26,10 +26,13 @@ import (
 //     over other commands). Each included folder is checked against
 //     FolderPayload's data schema and each created folder in the answer
 //     against FolderData; the command envelope is checked by hand.
+//  7. POST items?copyFrom: ItemPayload requires included[0].attributes
+//     name and extension, while its own text says the name defaults to the
+//     source version's; the emulator lets both be omitted with copyFrom.
 
-// knownRequestDeviation implements case 5.
+// knownRequestDeviation implements cases 5 and 7.
 func knownRequestDeviation(ctx context.Context, in *openapi3filter.RequestValidationInput, e exchange) bool {
-	if e.req.Method != http.MethodPost || !strings.HasSuffix(e.req.URL.Path, "/versions") {
+	if e.req.Method != http.MethodPost {
 		return false
 	}
 	var body map[string]any
@@ -40,10 +43,53 @@ func knownRequestDeviation(ctx context.Context, in *openapi3filter.RequestValida
 	if data == nil {
 		return false
 	}
+	copyFrom := e.req.URL.Query().Get("copyFrom") != ""
+	switch {
+	case strings.HasSuffix(e.req.URL.Path, "/versions"):
+		if !fillVersionPayload(body, data, copyFrom) {
+			return false
+		}
+	case strings.HasSuffix(e.req.URL.Path, "/items") && copyFrom:
+		inc, _ := body["included"].([]any)
+		if len(inc) != 1 {
+			return false
+		}
+		v, _ := inc[0].(map[string]any)
+		attrs, _ := v["attributes"].(map[string]any)
+		if v == nil || attrs == nil {
+			return false
+		}
+		if _, ok := attrs["name"]; !ok {
+			attrs["name"] = "filled-in.txt"
+		}
+		if _, ok := attrs["extension"]; !ok {
+			attrs["extension"] = map[string]any{"type": extVersion, "version": "1.0"}
+		}
+	default:
+		return false
+	}
+	patched, err := json.Marshal(body)
+	if err != nil {
+		return false
+	}
+	// A fresh request: openapi3filter rereads a cloned request's body
+	// through the GetBody it inherits.
+	r2, err := http.NewRequestWithContext(ctx, in.Request.Method, in.Request.URL.String(), bytes.NewReader(patched))
+	if err != nil {
+		return false
+	}
+	r2.Header = in.Request.Header.Clone()
+	in2 := *in
+	in2.Request = r2
+	return openapi3filter.ValidateRequest(ctx, &in2) == nil
+}
+
+// fillVersionPayload fills in the members case 5 allows to be missing and
+// reports whether the body is one of those cases.
+func fillVersionPayload(body, data map[string]any, copyFrom bool) bool {
 	attrs, _ := data["attributes"].(map[string]any)
 	ext, _ := attrs["extension"].(map[string]any)
 	deleted := ext != nil && ext["type"] == extDeleted
-	copyFrom := e.req.URL.Query().Get("copyFrom") != ""
 	if !deleted && !copyFrom {
 		return false
 	}
@@ -70,20 +116,8 @@ func knownRequestDeviation(ctx context.Context, in *openapi3filter.RequestValida
 			rels["item"] = map[string]any{"data": map[string]any{"type": "items", "id": "filled-in"}}
 		}
 	}
-	patched, err := json.Marshal(body)
-	if err != nil {
-		return false
-	}
-	r2 := in.Request.Clone(ctx)
-	r2.Body = nopCloser{bytes.NewReader(patched)}
-	in2 := *in
-	in2.Request = r2
-	return openapi3filter.ValidateRequest(ctx, &in2) == nil
+	return true
 }
-
-type nopCloser struct{ *bytes.Reader }
-
-func (nopCloser) Close() error { return nil }
 
 func isCreateFolderCommand(e exchange) bool {
 	if e.req.Method != http.MethodPost || !strings.HasSuffix(e.req.URL.Path, "/commands") {
