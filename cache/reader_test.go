@@ -446,3 +446,60 @@ func TestReadAfterCacheClose(t *testing.T) {
 		t.Fatalf("err = %v, want ErrClosed", err)
 	}
 }
+
+// TestConcurrentReadsOneHandle: parallel reads of one handle at mixed
+// offsets, as the kernel issues them, all return the right bytes.
+func TestConcurrentReadsOneHandle(t *testing.T) {
+	const bs, size = 4096, 200*4096 + 1234
+	for _, rangeReads := range []bool{true, false} {
+		c := newTestCache(t, Options{BlockSize: bs, MaxReadAhead: 16 * bs, MemoryBytes: 32 * bs})
+		src := newFakeSource(rangeReads)
+		v := src.add("par", size)
+		want := src.content(v)
+		r := c.Open(src, rangeReads, "item", v, size)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := make([]byte, 3000)
+				for i := range 150 {
+					// Half the goroutines read sequentially, half jump.
+					off := int64(i * 3000)
+					if g%2 == 1 {
+						off = int64((i*7919 + g*104729) % size)
+					}
+					n, err := r.ReadAt(context.Background(), p, off)
+					if err != nil && err != io.EOF {
+						t.Errorf("ReadAt(%d): %v", off, err)
+						return
+					}
+					if !bytes.Equal(p[:n], want[off:off+int64(n)]) {
+						t.Errorf("ReadAt(%d): wrong bytes", off)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if n := r.buffered(); n > r.maxBuf+1 {
+			t.Errorf("handle buffers %d blocks, bound %d", n, r.maxBuf)
+		}
+		r.Close()
+	}
+}
+
+// TestMemoryTierBound: the memory tier stays within its budget.
+func TestMemoryTierBound(t *testing.T) {
+	const bs, budget = 4096, 16 * 4096
+	c := newTestCache(t, Options{BlockSize: bs, MemoryBytes: budget})
+	src := newFakeSource(true)
+	v := src.add("mem", 100*bs)
+	r := c.Open(src, true, "item", v, 100*bs)
+	defer r.Close()
+	readAll(t, r, 100*bs, bs)
+	c.mem.c.Wait()
+	if used := c.Stats().MemoryBytes; used > budget || used <= 0 {
+		t.Fatalf("memory tier holds %d bytes, budget %d", used, budget)
+	}
+}
