@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	b.signer = newSigner(api.OSS, cfg.URLMinutes)
 	b.up = &uploader{oss: api.OSS, s3: b.s3, partSize: cfg.PartSize, minPart: MinPartSize,
-		parallel: cfg.UploadParallel, minutes: cfg.URLMinutes, now: time.Now}
+		parallel: cfg.UploadParallel, minutes: cfg.URLMinutes, now: time.Now, retryDelay: time.Second}
 	b.tree = newTreeFacts()
 	b.mkdir = newMkdirModes()
 	return b, nil

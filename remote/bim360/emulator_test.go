@@ -101,6 +101,7 @@ func (e *env) backend(cfg Config) *Backend {
 }
 
 func fastRetries(b *Backend) {
+	b.up.retryDelay = time.Millisecond
 	for _, c := range []*httpx.Client{b.api.http, b.s3} {
 		c.BaseDelay = time.Millisecond
 		c.MaxDelay = 5 * time.Millisecond

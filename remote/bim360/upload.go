@@ -47,6 +47,8 @@ type uploader struct {
 	parallel int
 	minutes  int
 	now      func() time.Time
+	// retryDelay is the first wait before repeating a failed completion.
+	retryDelay time.Duration
 }
 
 // planParts returns the part size and count for an object of size bytes:
@@ -114,7 +116,32 @@ func (u *uploader) upload(ctx context.Context, bucket, object string, size int64
 			break
 		}
 	}
-	return u.oss.CompleteUpload(ctx, req)
+	return u.complete(ctx, req)
+}
+
+// completeAttempts bounds the completion calls of one upload. Completing
+// is safe to repeat (OSS answers a repeated completion of the same upload
+// key with the same object), so a 5xx or a broken connection, after which
+// the upload may or may not be complete, is worth another try; HTTP
+// clients only repeat POSTs the server cannot have acted on.
+const completeAttempts = 3
+
+func (u *uploader) complete(ctx context.Context, req *CompleteUploadRequest) (*ObjectDetails, error) {
+	for attempt := 1; ; attempt++ {
+		det, err := u.oss.CompleteUpload(ctx, req)
+		var re *remote.Error
+		if err == nil || attempt >= completeAttempts || !errors.As(err, &re) ||
+			re.Kind != remote.Unavailable || (re.Status != 0 && re.Status < 500) {
+			return det, err
+		}
+		t := time.NewTimer(u.retryDelay << (attempt - 1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &remote.Error{Kind: remote.Canceled, Op: "bim360.CompleteSignedS3Upload", Err: ctx.Err()}
+		case <-t.C:
+		}
+	}
 }
 
 // partError names the part in a failed part's error, on a copy: the
@@ -193,7 +220,10 @@ func (s *uploadSession) fetch(ctx context.Context, first int) error {
 	}
 	life := time.Duration(s.u.minutes) * time.Minute
 	expires := start.Add(life)
-	if e := su.Expires(); !e.IsZero() && e.Before(expires) {
+	// The server's expiry counts only when it is sooner and still after
+	// the local start: a skewed local clock must not make every URL look
+	// expired.
+	if e := su.Expires(); e.After(start) && e.Before(expires) {
 		expires = e
 	}
 	usable := expires.Add(-min(30*time.Second, life/4))

@@ -229,8 +229,9 @@ func (b *Backend) Remove(ctx context.Context, id remote.ID) error {
 	case kindAccount, kindHub, kindProject:
 		return remote.Errorf(remote.Permission, op, "hubs and projects cannot be deleted through the filesystem")
 	case kindItem:
+		// A 409 here means the item is deleted already.
 		if _, err := b.api.Versions.Delete(ctx, e.project, e.item); err != nil {
-			return notFound(op, id, writeError(err, remote.Conflict))
+			return notFound(op, id, writeError(err, remote.NotFound))
 		}
 		return nil
 	}
