@@ -39,7 +39,7 @@ const (
 // storeQueue is how many fetched blocks may wait for the disk writers before
 // fetches slow down to the disk's pace.
 const (
-	storeQueue   = 64
+	storeQueue   = 32
 	storeWorkers = 2
 	// landedKeep is how many fetched blocks stay findable in the in-flight
 	// table after they were stored, covering the moment before the memory

@@ -173,12 +173,13 @@ func validName(name string) bool {
 func (d *disk) dir(name string) string  { return filepath.Join(d.root, name[:2]) }
 func (d *disk) path(name string) string { return filepath.Join(d.root, name[:2], name) }
 
-// has reports whether the index lists block k; the file is verified only
-// when read.
-func (d *disk) has(k blockKey) bool {
+// has reports whether the index lists block k with want bytes of data;
+// the file's content is verified only when read.
+func (d *disk) has(k blockKey, want int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.files[fileName(k)] != nil
+	el := d.files[fileName(k)]
+	return el != nil && el.Value.(*diskEntry).size == diskHdrLen+int64(len(k.version))+want
 }
 
 // get reads and verifies block k. A torn or corrupt file is removed; a file

@@ -175,10 +175,10 @@ func TestDiskEviction(t *testing.T) {
 	if n := len(blockFiles(t, dir)); n != 10 {
 		t.Fatalf("%d files on disk, want 10", n)
 	}
-	if !c.disk.has(blockKey{v.ID, 0}) {
+	if !c.disk.has(blockKey{v.ID, 0}, bs) {
 		t.Error("eviction did not keep the recently used block 0")
 	}
-	if c.disk.has(blockKey{v.ID, 1}) {
+	if c.disk.has(blockKey{v.ID, 1}, bs) {
 		t.Error("eviction kept old block 1")
 	}
 	if c.Stats().DiskEvictions != 30 {

@@ -134,7 +134,7 @@ func (r *Reader) prefetchLocked(from, to int64) {
 		case c.usableLocked(key) != nil:
 			r.buf[k] = c.inflight[key]
 		case c.mem != nil && c.memHold(r, key, want):
-		case c.disk != nil && c.disk.has(key):
+		case c.disk != nil && c.disk.has(key, want):
 		default:
 			if start < 0 {
 				start = k

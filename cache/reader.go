@@ -267,7 +267,7 @@ func (c *Cache) present(key blockKey, want int64) bool {
 			return true
 		}
 	}
-	return c.disk != nil && c.disk.has(key)
+	return c.disk != nil && c.disk.has(key, want)
 }
 
 // usableLocked returns the in-flight pending of key unless its fetch was

@@ -22,16 +22,15 @@ const maxStreamRestarts = 3
 // its error, which the readers waiting at that moment receive. The next
 // read starts a new run. Since the source cannot start mid-file, a pass
 // starts at 0 and skips (downloads but does not store) blocks already on
-// disk; a source with range reads starts at the first missing block.
+// disk.
 type stream struct {
-	c          *Cache
-	src        Source
-	id         remote.ID
-	v          remote.Version
-	size       int64
-	nblocks    int64
-	rangeReads bool
-	window     int64 // blocks kept in recent; also the run-ahead limit without disk
+	c       *Cache
+	src     Source
+	id      remote.ID
+	v       remote.Version
+	size    int64
+	nblocks int64
+	window  int64 // blocks kept in recent; also the run-ahead limit without disk
 
 	ctx    context.Context // ends when the last reader closes
 	cancel context.CancelFunc
@@ -44,7 +43,6 @@ type stream struct {
 	pass       int // incremented for each pass
 	passCancel context.CancelFunc
 	restart    bool  // the current pass is cancelled to start over
-	passStart  int64 // first block of the current pass
 	pos        int64 // next block the current pass delivers
 	err        error // why the last run ended, if it failed
 	recent     map[int64][]byte
@@ -126,7 +124,7 @@ func (s *stream) get(ctx context.Context, k int64) ([]byte, error) {
 			return data, nil
 		}
 		switch {
-		case s.running && k >= s.passStart && k < s.pos:
+		case s.running && k < s.pos:
 			// This pass went past k, yet k is nowhere: it was evicted
 			// before it was read. Start over to fetch it again.
 			s.restartLocked()
@@ -177,17 +175,12 @@ func (s *stream) startLocked() error {
 	return nil
 }
 
-// newPassLocked prepares the state for the next pass.
+// newPassLocked prepares the state for the next pass. Sources that need
+// streaming cannot start mid-file, so every pass starts at 0.
 func (s *stream) newPassLocked() {
 	s.pass++
 	s.restart = false
-	s.passStart = 0
-	if s.rangeReads {
-		for s.passStart < s.nblocks && s.stored(s.passStart) {
-			s.passStart++
-		}
-	}
-	s.pos = s.passStart
+	s.pos = 0
 }
 
 func (s *stream) restartLocked() {
@@ -202,7 +195,7 @@ func (s *stream) stored(k int64) bool {
 	if _, ok := s.recent[k]; ok {
 		return true
 	}
-	return s.c.disk != nil && s.c.disk.has(blockKey{s.v.ID, k})
+	return s.c.disk != nil && s.c.disk.has(blockKey{s.v.ID, k}, blockLen(s.size, s.c.opts.BlockSize, k))
 }
 
 func (s *stream) run() {
@@ -307,9 +300,9 @@ func (s *stream) runPass(ctx context.Context, start int64) (progressed bool, err
 }
 
 // waitWindow blocks while block k is too far ahead of the readers to be
-// kept: without a working disk tier, streamed blocks live only in recent
+// kept. Without a working disk tier, streamed blocks live only in recent
 // (and perhaps the memory tier), which holds window blocks. The stream stays
-// within a window of the lowest block a reader waits for, so that block is
+// within reach of the lowest block a reader waits for, so that block is
 // still there when the reader wakes, or else of the latest read.
 func (s *stream) waitWindow(ctx context.Context, k int64) error {
 	for {
@@ -321,7 +314,7 @@ func (s *stream) waitWindow(ctx context.Context, k int64) error {
 				limit = min(limit, w)
 			}
 		}
-		if s.diskOK || k < limit+s.window {
+		if k < limit+s.ahead() {
 			s.mu.Unlock()
 			return nil
 		}
@@ -333,6 +326,16 @@ func (s *stream) waitWindow(ctx context.Context, k int64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// ahead is how many blocks the stream may run ahead of its readers. Blocks
+// on disk may run far ahead, but not so far that the stream evicts blocks
+// its readers have not read yet.
+func (s *stream) ahead() int64 {
+	if !s.diskOK {
+		return s.window
+	}
+	return max(s.window, s.c.opts.DiskBytes/(2*s.c.opts.BlockSize))
 }
 
 // advance records that block k went by and wakes the readers.

@@ -213,3 +213,26 @@ func TestStreamCloseCancels(t *testing.T) {
 	r.Close()
 	eventually(t, "the stream to be cancelled", func() bool { return src.canceled.Load() == 1 })
 }
+
+// TestStreamSkipsStoredBlocks: a stream does not store again what the disk
+// tier holds, and is not fooled by a partial block seeded with Put.
+func TestStreamSkipsStoredBlocks(t *testing.T) {
+	const bs, size = 4096, 10*4096 + 1
+	c := newTestCache(t, Options{BlockSize: bs, Dir: t.TempDir(), MemoryBytes: -1})
+	src := newFakeSource(false)
+	v := src.add("seeded", size)
+	want := src.content(v)
+	c.Put(v, 0, want[:4*bs])
+	c.Put(v, 6*bs, want[6*bs:6*bs+100]) // not the end of the file: never used
+	r := c.Open(src, false, "item", v, size)
+	defer r.Close()
+	if got := readAll(t, r, size, 1000); !bytes.Equal(got, want) {
+		t.Fatal("wrong bytes")
+	}
+	c.Close()
+	st := c.Stats()
+	// 4 + 1 blocks from Put, then the 7 blocks the stream had to store.
+	if st.StreamPasses != 1 || st.DiskWrites != 5+7 || st.DiskHits != 4 {
+		t.Fatalf("passes %d, disk writes %d, disk hits %d; want 1, 12, 4", st.StreamPasses, st.DiskWrites, st.DiskHits)
+	}
+}
