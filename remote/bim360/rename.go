@@ -78,12 +78,12 @@ func (b *Backend) Rename(ctx context.Context, id, newParent remote.ID, newName s
 }
 
 func (b *Backend) renameFolder(ctx context.Context, op string, id remote.ID, src, dst entryID, newName string, rep *entryID) (remote.Entry, error) {
-	if dst.folder == src.folder {
-		return remote.Entry{}, remote.Errorf(remote.Invalid, op, "a folder cannot be moved into itself")
-	}
 	f, err := b.checkNotTop(ctx, op, src, "renamed or moved")
 	if err != nil {
 		return remote.Entry{}, err
+	}
+	if dst.folder == src.folder {
+		return remote.Entry{}, remote.Errorf(remote.Invalid, op, "a folder cannot be moved into itself")
 	}
 	if f == nil {
 		if f, err = b.api.Folders.Get(ctx, src.project, src.folder); err != nil {

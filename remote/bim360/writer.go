@@ -254,32 +254,56 @@ func (b *Backend) Remove(ctx context.Context, id remote.ID) error {
 
 // checkNotTop refuses to delete or rename a project's top folders or its
 // root, which BIM 360 keeps fixed. A folder whose level is known from a
-// listing costs nothing; otherwise one GET folder shows its parent, and
-// the folder is returned.
+// listing costs nothing; otherwise GET folder shows its parent (and, if
+// that is not known either, GET folder of the parent shows whether it is
+// the root, which has no parent). A folder it fetched is returned.
 func (b *Backend) checkNotTop(ctx context.Context, op string, e entryID, what string) (*Folder, error) {
 	refuse := remote.Errorf(remote.Permission, op, "the project's top folders (Project Files, Plans, …) cannot be %s", what)
 	if b.tree.isRoot(e.folder) {
 		return nil, remote.Errorf(remote.Permission, op, "a project's root folder cannot be %s", what)
 	}
-	switch b.tree.level(e.folder) {
-	case 1:
+	if lvl := b.tree.level(e.folder); lvl == 1 {
 		return nil, refuse
-	case 0:
-		f, err := b.api.Folders.Get(ctx, e.project, e.folder)
+	} else if lvl > 1 {
+		return nil, nil
+	}
+	get := func(folder string) (*Folder, error) {
+		f, err := b.api.Folders.Get(ctx, e.project, folder)
 		if err != nil {
-			id, _ := folderID(e.project, e.folder)
+			id, _ := folderID(e.project, folder)
 			return nil, notFound(op, id, err)
-		}
-		if f.Attributes.Hidden {
-			return nil, remote.Errorf(remote.NotFound, op, "folder %q was deleted", f.Attributes.Name)
-		}
-		if b.tree.isRoot(f.Relationships.Parent.Data.ID) {
-			b.tree.setDepth(e.folder, 1)
-			return nil, refuse
 		}
 		return f, nil
 	}
-	return nil, nil
+	f, err := get(e.folder)
+	if err != nil {
+		return nil, err
+	}
+	if f.Attributes.Hidden {
+		return nil, remote.Errorf(remote.NotFound, op, "folder %q was deleted", f.Attributes.Name)
+	}
+	parent := f.Relationships.Parent.Data.ID
+	switch {
+	case parent == "":
+		b.tree.setRoot(e.folder)
+		return nil, remote.Errorf(remote.Permission, op, "a project's root folder cannot be %s", what)
+	case b.tree.isRoot(parent):
+		b.tree.setDepth(e.folder, 1)
+		return nil, refuse
+	case b.tree.level(parent) > 0:
+		b.tree.setDepth(e.folder, b.tree.level(parent)+1)
+		return f, nil
+	}
+	pf, err := get(parent)
+	if err != nil {
+		return nil, err
+	}
+	if pf.Relationships.Parent.Data.ID == "" {
+		b.tree.setRoot(parent)
+		b.tree.setDepth(e.folder, 1)
+		return nil, refuse
+	}
+	return f, nil
 }
 
 // SameSpace implements remote.Writer: objects can move between folders of
