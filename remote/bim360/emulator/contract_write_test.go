@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -243,3 +244,34 @@ func validateCreateFolderCommand(docs []specDoc, e exchange) error {
 	coverageMu.Unlock()
 	return nil
 }
+
+// TestWriteValidatorRejectsViolations makes sure the write-path contract
+// checks can fail.
+func TestWriteValidatorRejectsViolations(t *testing.T) {
+	docs := loadSpecs(t)
+	h := http.Header{"Content-Type": {"application/json"}}
+	post := func(path, body string) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:1"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer t")
+		req.Header.Set("Content-Type", vndJSON)
+		return req
+	}
+	cmd := `{"jsonapi":{"version":"1.0"},"data":{"type":"commands","attributes":{"extension":{"type":"commands:autodesk.core:CreateFolder","version":"1.0.0"}},"relationships":{"resources":{"data":[{"type":"folders","id":"1"}]}}},"included":[{"type":"folders","id":"1","attributes":{"name":"N","extension":{"type":"folders:autodesk.bim360:Folder","version":"1.0"}},"relationships":{"parent":{"data":{"type":"folders","id":"urn:p"}}}}]}`
+	badFolder := `{"jsonapi":{"version":"1.0"},"data":{"type":"commands","id":"c","attributes":{"extension":{"type":"commands:autodesk.core:CreateFolder"}},"relationships":{"resources":{"data":[{"type":"folders","id":"urn:f"}]}}},"included":[{"type":"folders","id":"urn:f","attributes":{"name":"N","objectCount":"many"}}]}`
+	for name, e := range map[string]exchange{
+		"command answer with an invalid folder": {req: post("/data/v1/projects/b.p/commands", cmd), reqBody: []byte(cmd), status: 200, header: h, body: []byte(badFolder)},
+		"command missing its folders, accepted": {req: post("/data/v1/projects/b.p/commands", strings.Replace(cmd, `"name":"N",`, "", 1)),
+			reqBody: []byte(strings.Replace(cmd, `"name":"N",`, "", 1)), status: 200, header: h, body: []byte(badFolder)},
+		"a version without name or Deleted extension, accepted": {req: post("/data/v1/projects/b.p/versions", `{"jsonapi":{"version":"1.0"},"data":{"type":"versions","attributes":{"extension":{"type":"versions:autodesk.bim360:File","version":"1.0"}},"relationships":{"item":{"data":{"type":"items","id":"i"}}}}}`),
+			reqBody: []byte(`{"jsonapi":{"version":"1.0"},"data":{"type":"versions","attributes":{"extension":{"type":"versions:autodesk.bim360:File","version":"1.0"}},"relationships":{"item":{"data":{"type":"items","id":"i"}}}}}`),
+			status:  201, header: h, body: []byte(`{}`)},
+		"a created item with a numeric displayName": {req: post("/data/v1/projects/b.p/items", itemJSON), reqBody: []byte(itemJSON), status: 201, header: h,
+			body: []byte(`{"jsonapi":{"version":"1.0"},"data":{"type":"items","id":"i","attributes":{"displayName":5}}}`)},
+	} {
+		if err := validateExchange(docs, e); err == nil {
+			t.Errorf("%s passed the contract check", name)
+		}
+	}
+}
+
+const itemJSON = `{"jsonapi":{"version":"1.0"},"data":{"type":"items","attributes":{"displayName":"a.txt","extension":{"type":"items:autodesk.bim360:File","version":"1.0"}},"relationships":{"tip":{"data":{"type":"versions","id":"1"}},"parent":{"data":{"type":"folders","id":"urn:f"}}}},"included":[{"type":"versions","id":"1","attributes":{"name":"a.txt","extension":{"type":"versions:autodesk.bim360:File","version":"1.0"}},"relationships":{"storage":{"data":{"type":"objects","id":"urn:s"}}}}]}`
