@@ -3,6 +3,7 @@ package emulator
 import (
 	"io"
 	"testing"
+	"time"
 )
 
 func TestSyntheticMatchesSyntheticByte(t *testing.T) {
@@ -72,3 +73,5 @@ func BenchmarkSyntheticReadAt(b *testing.B) {
 		c.ReadAt(p, int64(i)*int64(len(p)))
 	}
 }
+
+var farFuture = time.Now().Add(24 * time.Hour)
