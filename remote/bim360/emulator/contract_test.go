@@ -36,7 +36,9 @@ import (
 //   - a request the spec rejects must get a 4xx.
 //
 // Known contradictions between the specs and the real services are listed
-// in knownDeviation, each with its reason; nothing else is tolerated.
+// in knownDeviation (cases 1-4) and contract_write_test.go (cases 5-7),
+// each with its reason; nothing else is tolerated. The S3 part PUTs are,
+// like S3 GETs, outside every spec and are checked by their own tests.
 
 // specHost is the server the specs declare; requests are matched against
 // it by rewriting their scheme and host, i.e. by path alone.

@@ -1,15 +1,3 @@
-// Package emulator is an in-process HTTP server that behaves like the parts
-// of Autodesk Platform Services a BIM 360 Docs client uses: Authentication
-// v2, Data Management (hubs, projects, folders, items, versions), OSS signed
-// S3 downloads, and an S3-like endpoint that serves the signed URLs.
-//
-// Paths, parameters, JSON shapes and status codes follow the official
-// OpenAPI specs (datamanagement.yaml, oss.yaml, authentication.yaml); the
-// package's contract tests validate every response against them. Knobs in
-// Options inject latency, bandwidth limits, faults and the documented rate
-// limits so clients can be tested against the behaviour of the real service.
-//
-// The server listens on 127.0.0.1 only.
 package emulator
 
 import (
