@@ -28,6 +28,11 @@ var namePattern = regexp.MustCompile(`^[^<>:;,?"*|/\\]+$`)
 
 // node is one resource: a folder (resourceGroup), a file (blob), or a model
 // server in the separate "Server Root" tree.
+//
+// A blob's id is the manager's final ID. When uploads are emulated,
+// commit-upload's temporary IDs stay in the upload session and never enter
+// the tree; commit-batch-upload adds a node with a fresh ID for a new path,
+// or bumps contentRev (and records an update) for an existing one.
 type node struct {
 	id       string
 	typ      string
