@@ -21,6 +21,9 @@ type account struct {
 	// and a backend's capabilities do not change while mounted.
 	rangeReads bool
 	top        *dirNode
+	// writer is the backend's write side; nil when the account is
+	// read-only. Set before the mount serves requests.
+	writer remote.Writer
 
 	// topMu serializes resolving the top folder so a burst of first
 	// lookups makes one Root call.
@@ -38,6 +41,11 @@ type account struct {
 	// so a second lookup updates the node the kernel already has and
 	// change notifications can find it. Nodes remove themselves on forget.
 	nodes map[remote.ID]fusefs.InodeEmbedder
+	// inos holds the inode number of live file nodes that got a new
+	// remote ID (a new file once uploaded, a file that replaced another by
+	// rename), so readdir and lookups keep giving the number the kernel
+	// knows.
+	inos map[remote.ID]uint64
 	// lastLoginHint is when the user was last told to log in again.
 	lastLoginHint time.Time
 }
@@ -51,6 +59,7 @@ func newAccount(fsys *filesystem, a Account) *account {
 		rangeReads: a.Backend.Features().RangeReads,
 		tables:     map[remote.ID]*dirTable{},
 		nodes:      map[remote.ID]fusefs.InodeEmbedder{},
+		inos:       map[remote.ID]uint64{},
 	}
 	acct.top = &dirNode{acct: acct, isTop: true}
 	return acct
@@ -110,13 +119,32 @@ func (a *account) cachedListing(dir remote.ID) *dirTable {
 }
 
 func (a *account) table(dir remote.ID, entries []remote.Entry, at time.Time) *dirTable {
+	staged, sig := a.stagedEntries(dir)
 	a.mu.Lock()
 	t := a.tables[dir]
 	a.mu.Unlock()
-	if t != nil && t.at.Equal(at) && len(t.entries) == len(entries) {
+	if t != nil && t.at.Equal(at) && t.sameSource(entries, sig) {
 		return t
 	}
-	t = newDirTable(entries, at)
+	all := entries
+	if len(staged) > 0 {
+		// A staged new file claims its name: a remote entry of that
+		// name is either this file being uploaded right now or one the
+		// upload will collide with (and fail on, visibly).
+		claimed := make(map[string]bool, len(staged))
+		for _, e := range staged {
+			claimed[e.Name] = true
+		}
+		all = make([]remote.Entry, 0, len(entries)+len(staged))
+		for _, e := range entries {
+			if !claimed[e.Name] || e.Dir {
+				all = append(all, e)
+			}
+		}
+		all = append(all, staged...)
+	}
+	t = newDirTable(all, at)
+	t.setSource(entries, sig)
 	a.mu.Lock()
 	if old := a.tables[dir]; old == nil || !old.at.After(at) {
 		a.tables[dir] = t
@@ -153,12 +181,44 @@ func (a *account) fileNode(parent remote.ID, e remote.Entry) *fileNode {
 	a.mu.Lock()
 	n, ok := a.nodes[e.ID].(*fileNode)
 	if !ok {
-		n = &fileNode{acct: a, id: e.ID}
+		n = &fileNode{acct: a, id: e.ID, ino: a.inoLocked(e.ID)}
 		a.nodes[e.ID] = n
 	}
 	a.mu.Unlock()
 	n.update(parent, e)
 	return n
+}
+
+// inoLocked is the inode number of object id. Called with a.mu held.
+func (a *account) inoLocked(id remote.ID) uint64 {
+	if ino, ok := a.inos[id]; ok {
+		return ino
+	}
+	return objectIno(a.name, id)
+}
+
+// rekey registers file node n under its new remote ID, keeping its inode
+// number: the kernel knows the node by that number.
+func (a *account) rekey(n *fileNode, id remote.ID) {
+	old := n.remoteID()
+	if old == id {
+		return
+	}
+	a.mu.Lock()
+	if a.nodes[old] == fusefs.InodeEmbedder(n) {
+		delete(a.nodes, old)
+	}
+	if a.inos[old] == n.ino {
+		delete(a.inos, old)
+	}
+	a.nodes[id] = n
+	if n.ino != objectIno(a.name, id) {
+		a.inos[id] = n.ino
+	}
+	a.mu.Unlock()
+	n.mu.Lock()
+	n.id = id
+	n.mu.Unlock()
 }
 
 // node returns the live node of id, if any.
@@ -177,6 +237,9 @@ func (a *account) forget(id remote.ID, n fusefs.InodeEmbedder) {
 		delete(a.nodes, id)
 		if _, ok := n.(*dirNode); ok {
 			delete(a.tables, id)
+		}
+		if f, ok := n.(*fileNode); ok && a.inos[id] == f.ino {
+			delete(a.inos, id)
 		}
 	}
 }

@@ -73,15 +73,21 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	ino := objectIno(d.acct.name, e.ID)
+	return d.childInode(ctx, id, e, out), 0
+}
+
+// childInode returns the inode of child e of the folder (whose ID is id)
+// and fills out with its attributes.
+func (d *dirNode) childInode(ctx context.Context, id remote.ID, e remote.Entry, out *fuse.EntryOut) *fusefs.Inode {
 	if e.Dir {
 		n := d.acct.dirNode(e)
-		d.acct.fsys.fillDir(&out.Attr, ino, e.ModTime)
-		return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino, Gen: inoGen}), 0
+		ino := objectIno(d.acct.name, e.ID)
+		d.acct.fsys.fillDir(&out.Attr, ino, e.ModTime, d.acct.writer != nil && e.ReadOnly)
+		return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino, Gen: inoGen})
 	}
 	n := d.acct.fileNode(id, e)
 	n.report(&out.Attr)
-	return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino, Gen: inoGen}), 0
+	return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino, Gen: inoGen})
 }
 
 // Readdir lists the folder sorted by shown name. With READDIRPLUS the
@@ -93,13 +99,15 @@ func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 		return nil, errno
 	}
 	out := make([]fuse.DirEntry, len(t.entries))
+	d.acct.mu.Lock()
 	for i, e := range t.entries {
 		mode := uint32(syscall.S_IFREG)
 		if e.Dir {
 			mode = syscall.S_IFDIR
 		}
-		out[i] = fuse.DirEntry{Name: t.names[i], Ino: objectIno(d.acct.name, e.ID), Mode: mode}
+		out[i] = fuse.DirEntry{Name: t.names[i], Ino: d.acct.inoLocked(e.ID), Mode: mode}
 	}
+	d.acct.mu.Unlock()
 	return fusefs.NewListDirStream(out), 0
 }
 
@@ -107,15 +115,15 @@ func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 func (d *dirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	if d.isTop {
 		d.acct.mu.Lock()
-		mtime := d.acct.topEntry.ModTime
+		top := d.acct.topEntry
 		d.acct.mu.Unlock()
-		d.acct.fsys.fillDir(&out.Attr, accountIno(d.acct.name), mtime)
+		d.acct.fsys.fillDir(&out.Attr, accountIno(d.acct.name), top.ModTime, d.acct.writer != nil && top.ReadOnly)
 		return 0
 	}
 	d.mu.Lock()
 	e := d.entry
 	d.mu.Unlock()
-	d.acct.fsys.fillDir(&out.Attr, objectIno(d.acct.name, e.ID), e.ModTime)
+	d.acct.fsys.fillDir(&out.Attr, objectIno(d.acct.name, e.ID), e.ModTime, d.acct.writer != nil && e.ReadOnly)
 	return 0
 }
 
@@ -125,14 +133,15 @@ func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno
 	return 0
 }
 
-// Getxattr implements fusefs.NodeGetxattrer; see noXattr.
+// Getxattr implements fusefs.NodeGetxattrer: folders have none. The
+// answer comes from memory, so ls -l asking twice per entry stays cheap.
 func (d *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return noXattr()
+	return 0, syscall.ENODATA
 }
 
-// Listxattr implements fusefs.NodeListxattrer; see noXattr.
+// Listxattr implements fusefs.NodeListxattrer: folders have none.
 func (d *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return noXattr()
+	return 0, 0
 }
 
 // OnForget implements fusefs.NodeOnForgetter.

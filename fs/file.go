@@ -34,10 +34,20 @@ import (
 type fileNode struct {
 	fusefs.Inode
 	acct *account
-	id   remote.ID
+	// ino is the inode number the kernel knows the node by; it stays when
+	// the node gets a new remote ID (see account.rekey).
+	ino uint64
+
+	// stageMu serializes setting up a staged copy (which may download the
+	// file), so concurrent write opens share one copy.
+	stageMu sync.Mutex
 
 	// mu protects the following fields.
-	mu            sync.Mutex
+	mu sync.Mutex
+	// id is the remote ID, or a staged ID (see stagedID) for a new file
+	// that is not uploaded yet.
+	id            remote.ID
+	writers       int          // open handles with write access
 	parent        remote.ID    // folder whose listing holds the file
 	entry         remote.Entry // newest state a listing showed
 	shown         remote.Entry // state the kernel was last given
@@ -65,25 +75,47 @@ func (f *fileNode) update(parent remote.ID, e remote.Entry) {
 	f.entry = e
 }
 
-// report fills out with the attributes the kernel should see now.
+// remoteID returns the node's current remote (or staged) ID.
+func (f *fileNode) remoteID() remote.ID {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.id
+}
+
+// location returns the folder holding the file and its newest entry.
+func (f *fileNode) location() (remote.ID, remote.Entry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.parent, f.entry
+}
+
+// report fills out with the attributes the kernel should see now. A file
+// with a staged copy shows the staged size and, once changed, the time of
+// the last change: that is what reads return.
 func (f *fileNode) report(out *fuse.Attr) {
+	sf := f.staged()
 	f.mu.Lock()
 	if f.pinned == 0 {
 		f.shown = f.entry
 	}
 	e := f.shown
 	f.mu.Unlock()
-	f.acct.fsys.fillFile(out, objectIno(f.acct.name, f.id), e)
+	if sf != nil {
+		rec := sf.Record()
+		e.Size = rec.Size
+		if rec.State != "" {
+			e.ModTime = rec.Updated
+		}
+	}
+	f.acct.fsys.fillFile(out, f.ino, e, f.acct.writer != nil && !e.ReadOnly)
 }
 
 // Getattr answers from the newest listing cache.Meta holds for the parent,
 // without calling the backend.
 func (f *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	f.mu.Lock()
-	parent := f.parent
-	f.mu.Unlock()
+	parent, _ := f.location()
 	if t := f.acct.cachedListing(parent); t != nil {
-		if e, _, ok := t.find(f.id); ok {
+		if e, _, ok := t.find(f.remoteID()); ok {
 			f.update(parent, e)
 		}
 	}
@@ -93,18 +125,21 @@ func (f *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 
 // Open revalidates the file through its parent's listing (one List when
 // the listing is older than MetadataTTL) and pins the version it finds.
+// Opens for writing, and reads of a file that has a staged copy, go to the
+// staged copy instead (see stage.go).
 func (f *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
-		return nil, 0, syscall.EROFS
+		return f.openWrite(ctx, flags)
 	}
-	f.mu.Lock()
-	parent := f.parent
-	f.mu.Unlock()
+	if h := f.openStagedRead(); h != nil {
+		return h, fuse.FOPEN_DIRECT_IO, 0
+	}
+	parent, _ := f.location()
 	t, err := f.acct.listing(ctx, parent)
 	if err != nil {
 		return nil, 0, f.acct.errno(ctx, "open", f.Path(nil), err)
 	}
-	e, _, ok := t.find(f.id)
+	e, _, ok := t.find(f.remoteID())
 	if !ok {
 		f.acct.fsys.log.Info("file was deleted remotely", "account", f.acct.name, "path", f.Path(nil))
 		return nil, 0, syscall.ENOENT
@@ -143,36 +178,11 @@ func (f *fileNode) release(pinned bool) {
 	f.pinned--
 }
 
-// Setattr refuses truncate, chmod, chown and utimes.
-func (f *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	return syscall.EROFS
-}
-
 // Statfs implements fusefs.NodeStatfser.
 func (f *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	fillStatfs(out)
 	return 0
 }
 
-// Getxattr implements fusefs.NodeGetxattrer; see noXattr.
-func (f *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return noXattr()
-}
-
-// Listxattr implements fusefs.NodeListxattrer; see noXattr.
-func (f *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return noXattr()
-}
-
-// Setxattr implements fusefs.NodeSetxattrer.
-func (f *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return syscall.EROFS
-}
-
-// Removexattr implements fusefs.NodeRemovexattrer.
-func (f *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	return syscall.EROFS
-}
-
 // OnForget implements fusefs.NodeOnForgetter.
-func (f *fileNode) OnForget() { f.acct.forget(f.id, f) }
+func (f *fileNode) OnForget() { f.acct.forget(f.remoteID(), f) }

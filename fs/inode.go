@@ -42,24 +42,39 @@ func objectIno(account string, id remote.ID) uint64 { return hashIno(account, "o
 // accountIno is the inode number of an account's directory.
 func accountIno(account string) uint64 { return hashIno(account, "account") }
 
+// Permission bits. They only inform: the filesystem itself refuses what
+// the service would (EROFS for read-only accounts, EACCES for entries the
+// service marks read-only).
 const (
-	dirMode  = syscall.S_IFDIR | 0o755
-	fileMode = syscall.S_IFREG | 0o444 // read-only until the write path lands
+	dirMode    = syscall.S_IFDIR | 0o755
+	roDirMode  = syscall.S_IFDIR | 0o555 // a ReadOnly folder of a writable account
+	fileMode   = syscall.S_IFREG | 0o644
+	roFileMode = syscall.S_IFREG | 0o444
 	// blockSize is the I/O size reported in st_blksize; tools such as cp
 	// size their buffers from it.
 	blockSize = 1 << 20
 )
 
-// fillDir fills attributes of a folder.
-func (f *filesystem) fillDir(out *fuse.Attr, ino uint64, mtime time.Time) {
-	*out = fuse.Attr{Ino: ino, Mode: dirMode, Nlink: 2, Size: 4096, Blocks: 8, Blksize: blockSize}
+// fillDir fills attributes of a folder; readOnly marks a folder of a
+// writable account whose children the service will not let change.
+func (f *filesystem) fillDir(out *fuse.Attr, ino uint64, mtime time.Time, readOnly bool) {
+	mode := uint32(dirMode)
+	if readOnly {
+		mode = roDirMode
+	}
+	*out = fuse.Attr{Ino: ino, Mode: mode, Nlink: 2, Size: 4096, Blocks: 8, Blksize: blockSize}
 	f.fillCommon(out, mtime)
 }
 
-// fillFile fills attributes of a file from its entry.
-func (f *filesystem) fillFile(out *fuse.Attr, ino uint64, e remote.Entry) {
+// fillFile fills attributes of a file from its entry; writable is whether
+// the file may be written.
+func (f *filesystem) fillFile(out *fuse.Attr, ino uint64, e remote.Entry, writable bool) {
 	size := uint64(max(e.Size, 0))
-	*out = fuse.Attr{Ino: ino, Mode: fileMode, Nlink: 1, Size: size, Blocks: (size + 511) / 512, Blksize: blockSize}
+	mode := uint32(roFileMode)
+	if writable {
+		mode = fileMode
+	}
+	*out = fuse.Attr{Ino: ino, Mode: mode, Nlink: 1, Size: size, Blocks: (size + 511) / 512, Blksize: blockSize}
 	f.fillCommon(out, e.ModTime)
 }
 

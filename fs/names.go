@@ -242,6 +242,31 @@ type dirTable struct {
 	entries []remote.Entry
 	byName  map[string]int
 	byID    map[remote.ID]int
+
+	// The listing (identified by its backing array and length, as
+	// cache.Meta never changes a listing in place) and the staged files
+	// (by signature) the table was built from.
+	srcData *remote.Entry
+	srcLen  int
+	srcSig  string
+}
+
+func sliceData(entries []remote.Entry) *remote.Entry {
+	if len(entries) == 0 {
+		return nil
+	}
+	return &entries[0]
+}
+
+// setSource records what the table was built from.
+func (t *dirTable) setSource(entries []remote.Entry, stagedSig string) {
+	t.srcData, t.srcLen, t.srcSig = sliceData(entries), len(entries), stagedSig
+}
+
+// sameSource reports whether the table was built from exactly this
+// listing and these staged files.
+func (t *dirTable) sameSource(entries []remote.Entry, stagedSig string) bool {
+	return t.srcData == sliceData(entries) && t.srcLen == len(entries) && t.srcSig == stagedSig
 }
 
 func newDirTable(entries []remote.Entry, at time.Time) *dirTable {

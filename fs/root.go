@@ -16,9 +16,10 @@ type rootNode struct {
 	readOnlyDir
 	fsys *filesystem
 
-	// mu protects cancel.
-	mu     sync.Mutex
-	cancel context.CancelFunc // stops change watchers; nil before OnAdd
+	// mu protects the following.
+	mu      sync.Mutex
+	cancel  context.CancelFunc // stops change watchers; nil before OnAdd
+	stopped bool
 }
 
 var (
@@ -53,15 +54,20 @@ func (r *rootNode) OnForget() { r.stop() }
 // stop ends background work. It is idempotent.
 func (r *rootNode) stop() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.cancel != nil {
 		r.cancel()
+	}
+	stopped := r.stopped
+	r.stopped = true
+	r.mu.Unlock()
+	if !stopped {
+		r.fsys.close()
 	}
 }
 
 // Getattr implements fusefs.NodeGetattrer.
 func (r *rootNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	r.fsys.fillDir(&out.Attr, rootIno, r.fsys.started)
+	r.fsys.fillDir(&out.Attr, rootIno, r.fsys.started, false)
 	out.Nlink = uint32(2 + len(r.fsys.accounts))
 	return 0
 }
@@ -82,14 +88,14 @@ func (r *rootNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 	return 0
 }
 
-// Getxattr implements fusefs.NodeGetxattrer; see noXattr.
+// Getxattr implements fusefs.NodeGetxattrer: the root has none.
 func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return noXattr()
+	return 0, syscall.ENODATA
 }
 
-// Listxattr implements fusefs.NodeListxattrer; see noXattr.
+// Listxattr implements fusefs.NodeListxattrer: the root has none.
 func (r *rootNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return noXattr()
+	return 0, 0
 }
 
 // Capacity reported by statfs. Services do not report a quota cheaply, so
@@ -114,9 +120,3 @@ func fillStatfs(out *fuse.StatfsOut) {
 		Frsize:  statfsBlockSize,
 	}
 }
-
-// noXattr answers every extended-attribute query. ENOSYS (unlike ENOTSUP
-// or ENODATA) makes the kernel remember that the filesystem has no xattrs
-// and answer later getxattr/listxattr calls itself, so ls -l does not pay
-// two requests per file.
-func noXattr() (uint32, syscall.Errno) { return 0, syscall.ENOSYS }
