@@ -94,6 +94,7 @@ func (u *uploader) upload(ctx context.Context, bucket, object string, size int64
 				return partError(err, p, n)
 			}
 			etags[p-1] = et
+			s.markDone(p)
 			mu.Lock()
 			defer mu.Unlock()
 			done += ln
@@ -174,6 +175,7 @@ type partURL struct {
 	url    string
 	usable time.Time // a PUT must start before the URL expires
 	gen    int       // which signeds3upload answer it came from
+	done   bool      // the part is stored
 }
 
 // url returns a usable URL for part p, asking OSS for a batch of URLs from
@@ -201,10 +203,22 @@ func (s *uploadSession) cached(p int) (partURL, bool) {
 	return pu, pu.url != "" && s.u.now().Before(pu.usable)
 }
 
-// fetch asks for the URLs of parts first… (up to MaxURLsPerRequest).
-func (s *uploadSession) fetch(ctx context.Context, first int) error {
+// fetch asks for a batch of up to MaxURLsPerRequest URLs that covers part
+// p. Parts run in parallel, so the batch starts at the earliest part
+// before p that is not done and has no usable URL either: one call serves
+// them all instead of one call each.
+func (s *uploadSession) fetch(ctx context.Context, p int) error {
 	s.mu.Lock()
 	key := s.key
+	now := s.u.now()
+	first := p
+	for first > 1 && p-first+1 < MaxURLsPerRequest {
+		prev := s.urls[first-2]
+		if prev.done || (prev.url != "" && now.Before(prev.usable)) {
+			break
+		}
+		first--
+	}
 	count := min(MaxURLsPerRequest, len(s.urls)-first+1)
 	s.mu.Unlock()
 	start := s.u.now()
@@ -232,9 +246,18 @@ func (s *uploadSession) fetch(ctx context.Context, first int) error {
 	s.key = su.UploadKey
 	s.gen++
 	for i, u := range su.URLs {
-		s.urls[first-1+i] = partURL{url: u, usable: usable, gen: s.gen}
+		if pu := &s.urls[first-1+i]; !pu.done {
+			*pu = partURL{url: u, usable: usable, gen: s.gen}
+		}
 	}
 	return nil
+}
+
+// markDone records that part p is stored, so no URL is asked for it again.
+func (s *uploadSession) markDone(p int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.urls[p-1] = partURL{done: true}
 }
 
 // expire forgets part p's URL after S3 refused it, unless a newer answer
