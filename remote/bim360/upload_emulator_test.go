@@ -310,3 +310,22 @@ func mustFolderID(proj, f string) remote.ID { id, _ := folderID(proj, f); return
 func mustItemID(proj, i string) remote.ID   { id, _ := itemID(proj, i); return id }
 
 func asRemote(err error, re **remote.Error) bool { return errors.As(err, re) }
+
+// TestRawUpload checks the benchmark baseline against the emulator: the
+// same bytes arrive as a new item.
+func TestRawUpload(t *testing.T) {
+	e, proj, top := fileEnv(t, emulator.Options{Seed: 29, MinPartSize: 1 << 10})
+	data := randomBytes(30<<10+5, 4)
+	urn, err := RawUpload(context.Background(), RawUploadRequest{
+		BaseURL: e.s.URL, Token: e.s.Token(), ProjectID: proj, FolderID: top, Name: "raw.bin",
+		Content: bytes.NewReader(data), Size: int64(len(data)), PartSize: 1 << 10, Parallel: 4, CreateItem: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := e.s.FindChild(proj, top, "raw.bin")
+	if got, err := e.s.ReadTip(proj, item); err != nil || !bytes.Equal(got, data) || e.s.StorageID(proj, e.s.TipVersion(proj, item)) != urn {
+		t.Errorf("raw upload: %d bytes, %v, storage %s", len(got), err, urn)
+	}
+	wantCounts(t, e.s, map[string]int64{emulator.OpSignedUpload: 2, emulator.OpS3Put: 31})
+}
