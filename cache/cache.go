@@ -10,6 +10,11 @@
 // reader is waiting for: fetched blocks are handed to waiters directly and
 // prefetched blocks live in per-handle buffers.
 //
+// Sources with range reads are read block-wise with read-ahead that grows on
+// sequential access (readahead.go); sources that only stream from offset 0
+// are streamed once per version for all its readers (stream.go). Meta
+// caches directory listings.
+//
 // Lock order: Reader.mu, then Cache.mu, then stream.mu, then the leaf locks
 // Cache.goMu and disk.mu. No lock is held while talking to the source or
 // reading block files.
@@ -103,6 +108,8 @@ func (o Options) withDefaults() (Options, error) {
 type Source interface {
 	ReadRange(ctx context.Context, id remote.ID, v remote.Version, off, length int64) (io.ReadCloser, error)
 }
+
+var _ Source = remote.Backend(nil)
 
 // ErrClosed is returned by reads on a closed Reader or Cache.
 var ErrClosed = os.ErrClosed

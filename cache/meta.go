@@ -22,6 +22,8 @@ type Lister interface {
 	List(ctx context.Context, dir remote.ID) ([]remote.Entry, error)
 }
 
+var _ Lister = remote.Backend(nil)
+
 // Meta caches the directory listings of one backend for a TTL. Concurrent
 // callers of List for one directory share one fetch. Its methods are safe
 // for concurrent use.
