@@ -1,6 +1,7 @@
 package bim360
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -22,9 +23,10 @@ import (
 func TestConformance(t *testing.T) {
 	var mu sync.Mutex
 	var last struct {
-		s     *emulator.Server
-		proj  string
-		items map[string]string
+		b       *Backend
+		proj    string
+		items   map[string]string
+		folders map[string]string
 	}
 	build := func(t *testing.T, tree []remotetest.File) (remote.Backend, remote.ID) {
 		s := emulator.New(emulator.Options{Seed: 42})
@@ -41,9 +43,6 @@ func TestConformance(t *testing.T) {
 				items[f.Path] = s.AddFile(proj, parent, path.Base(f.Path), emulator.Bytes(f.Data))
 			}
 		}
-		mu.Lock()
-		last.s, last.proj, last.items = s, proj, items
-		mu.Unlock()
 
 		cfg := Config{
 			Account: "conformance", BaseURL: s.URL, ClientID: emulator.DefaultClientID,
@@ -60,15 +59,25 @@ func TestConformance(t *testing.T) {
 		}
 		fastRetries(b)
 		t.Cleanup(func() { b.Close() })
+		mu.Lock()
+		last.b, last.proj, last.items, last.folders = b, proj, items, folders
+		mu.Unlock()
 		id, _ := folderID(proj, top)
 		return b, id
 	}
 	remotetest.RunConfig(t, remotetest.Config{
 		Build: build,
+		// New content goes in through the backend's own upload path.
 		Update: func(t *testing.T, p string, data []byte) {
 			mu.Lock()
 			defer mu.Unlock()
-			last.s.AddVersion(last.proj, last.items[p], "", emulator.Bytes(data))
+			_, err := last.b.Upload(context.Background(), remote.UploadRequest{
+				Parent: mustFolderID(last.proj, last.folders[path.Dir(p)]), Name: path.Base(p),
+				Existing: mustItemID(last.proj, last.items[p]), Size: int64(len(data)), Content: bytes.NewReader(data),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 		},
 		// Changing the last character of an APS URN yields a well-formed ID
 		// of an object that does not exist.
