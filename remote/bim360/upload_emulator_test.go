@@ -329,3 +329,28 @@ func TestRawUpload(t *testing.T) {
 	}
 	wantCounts(t, e.s, map[string]int64{emulator.OpSignedUpload: 2, emulator.OpS3Put: 31})
 }
+
+// TestEmulatorUploadCanceled: cancelling the caller's context stops the
+// part uploads; the upload fails as Canceled and creates nothing.
+func TestEmulatorUploadCanceled(t *testing.T) {
+	e, proj, top := fileEnv(t, emulator.Options{Seed: 30})
+	const part = 1 << 10
+	smallParts(e, part, 2)
+	data := randomBytes(40*part, 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pl := progressLog{hook: func(done int64) {
+		if done >= 3*part {
+			cancel()
+		}
+	}}
+	_, err := e.b.Upload(ctx, remote.UploadRequest{Parent: mustFolderID(proj, top), Name: "c.bin",
+		Size: int64(len(data)), Content: bytes.NewReader(data), Progress: pl.fn})
+	wantKind(t, "canceled upload", err, remote.Canceled)
+	if c := e.s.Counters(); c[emulator.OpS3Put] >= 40 || c[emulator.OpCompleteUpload] != 0 || c[emulator.OpCreateItem] != 0 {
+		t.Errorf("after cancel: %v", c)
+	}
+	if e.s.FindChild(proj, top, "c.bin") != "" {
+		t.Error("a canceled upload created the file")
+	}
+}
