@@ -98,6 +98,8 @@ func runMount(args []string) error {
 		AttrTimeout:     opts.AttrTimeout,
 		NegativeTimeout: opts.NegativeTimeout,
 		MetadataTTL:     opts.MetadataTTL,
+		StagingDir:      filepath.Join(opts.CacheDir, "staging"),
+		AsyncWriteback:  opts.AsyncWriteback,
 		Cache:           c,
 		Logger:          log,
 		Debug:           opts.Debug,

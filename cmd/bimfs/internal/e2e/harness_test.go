@@ -98,6 +98,9 @@ func startMount(tb testing.TB, cfg mountConfig) *mount {
 	fo := cfg.fs
 	fo.Cache = c
 	fo.Logger = log
+	if fo.StagingDir == "" {
+		fo.StagingDir = tb.TempDir()
+	}
 	dir := tb.TempDir()
 	m, err := fs.Mount(dir, accounts, fo)
 	if err != nil {

@@ -3,6 +3,8 @@ package e2e
 import (
 	"errors"
 	"syscall"
+	"testing"
+	"time"
 
 	"github.com/bimfs/bimfs/fs"
 )
@@ -16,4 +18,16 @@ func errnoIs(err error, want syscall.Errno) bool {
 // revalidate, so tests see remote changes at once.
 func fsOptsNoKernelCache() fs.Options {
 	return fs.Options{EntryTimeout: -1, AttrTimeout: -1, NegativeTimeout: -1, MetadataTTL: -1}
+}
+
+// waitUntil polls cond for up to a minute.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
