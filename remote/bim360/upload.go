@@ -120,11 +120,13 @@ func (u *uploader) upload(ctx context.Context, bucket, object string, size int64
 	return u.complete(ctx, req)
 }
 
-// completeAttempts bounds the completion calls of one upload. Completing
-// is safe to repeat (OSS answers a repeated completion of the same upload
-// key with the same object), so a 5xx or a broken connection, after which
-// the upload may or may not be complete, is worth another try; HTTP
-// clients only repeat POSTs the server cannot have acted on.
+// completeAttempts bounds the completion calls of one upload. After a 5xx
+// or a broken connection the upload may or may not be complete, and the
+// HTTP client repeats only POSTs the server cannot have acted on. Another
+// completion with the same upload key is harmless: it either assembles the
+// parts or finds the upload finished (the emulator answers that with the
+// same object; a service that refuses it fails the upload, and the caller
+// still has its bytes).
 const completeAttempts = 3
 
 func (u *uploader) complete(ctx context.Context, req *CompleteUploadRequest) (*ObjectDetails, error) {
