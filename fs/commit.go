@@ -107,6 +107,7 @@ func (f *filesystem) committed(rec writeback.Record, e remote.Entry, data *os.Fi
 		n, _ = a.node(e.ID).(*fileNode)
 	}
 	if n != nil {
+		n.committedAs("", e.Version.ID)
 		n.update(rec.Parent, e)
 		f.notify(func() { n.NotifyContent(0, 0) })
 	}

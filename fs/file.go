@@ -4,10 +4,12 @@ import (
 	"context"
 	"sync"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/bimfs/bimfs/cache/writeback"
 	"github.com/bimfs/bimfs/remote"
 )
 
@@ -53,6 +55,20 @@ type fileNode struct {
 	shown         remote.Entry // state the kernel was last given
 	pinned        int          // open page-cache handles, all reading shown.Version
 	cachedVersion string       // version ID whose pages the kernel may hold
+	// fillFor is the staged copy that still has to be filled with
+	// fillEntry's content before its first read or write (see
+	// fileNode.ensureFilled); nil when there is none.
+	fillFor   *writeback.File
+	fillEntry remote.Entry
+	// flushOwed is set when a close skipped an upload because another
+	// writer still had the file open; the last writer's close uploads.
+	flushOwed bool
+	// mtime is a modification time set by utimes, shown while the file
+	// still has the content mtimeFor names (a version ID, or mtimeStaged
+	// for the staged copy), so rsync -a finds unchanged files unchanged
+	// for the life of the mount. The service keeps its own times.
+	mtime    time.Time
+	mtimeFor string
 }
 
 var (
@@ -99,13 +115,20 @@ func (f *fileNode) report(out *fuse.Attr) {
 		f.shown = f.entry
 	}
 	e := f.shown
+	unfilled := sf != nil && f.fillFor == sf
+	mtime, mtimeFor := f.mtime, f.mtimeFor
 	f.mu.Unlock()
-	if sf != nil {
+	stagedChanged := false
+	if sf != nil && !unfilled {
 		rec := sf.Record()
 		e.Size = rec.Size
 		if rec.State != "" {
+			stagedChanged = true
 			e.ModTime = rec.Updated
 		}
+	}
+	if !mtime.IsZero() && ((stagedChanged && mtimeFor == mtimeStaged) || (!stagedChanged && mtimeFor == e.Version.ID)) {
+		e.ModTime = mtime
 	}
 	f.acct.fsys.fillFile(out, f.ino, e, f.acct.writer != nil && !e.ReadOnly)
 }

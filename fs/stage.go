@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -167,19 +168,62 @@ func (f *fileNode) stage(ctx context.Context, op string, trunc bool) (*writeback
 	if err != nil {
 		return nil, f.acct.errno(ctx, op, f.Path(nil), err)
 	}
-	if trunc {
-		err = sf.Truncate(0)
-	} else {
-		r := f.acct.fsys.cache.Open(f.acct.backend, f.acct.rangeReads, e.ID, e.Version, e.Size)
-		err = sf.Fill(ctx, readerAt{ctx, r}, e.Size)
-		r.Close()
-	}
-	if err != nil {
-		sf.Discard()
-		sf.Release()
-		return nil, f.acct.errno(ctx, op, f.Path(nil), err)
+	switch {
+	case trunc:
+		if err := sf.Truncate(0); err != nil {
+			sf.Discard()
+			sf.Release()
+			return nil, f.acct.errno(ctx, op, f.Path(nil), err)
+		}
+	case e.Size > 0:
+		// Filled on first use: the kernel sends O_TRUNC as a truncate
+		// after the open, and an open that changes nothing should not
+		// download anything.
+		f.mu.Lock()
+		f.fillFor, f.fillEntry = sf, e
+		f.mu.Unlock()
 	}
 	return sf, 0
+}
+
+// ensureFilled copies the remote content into staged copy sf if that is
+// still owed (see stage).
+func (f *fileNode) ensureFilled(ctx context.Context, sf *writeback.File) error {
+	f.mu.Lock()
+	owed := f.fillFor == sf
+	f.mu.Unlock()
+	if !owed {
+		return nil
+	}
+	f.stageMu.Lock()
+	defer f.stageMu.Unlock()
+	f.mu.Lock()
+	owed, e := f.fillFor == sf, f.fillEntry
+	f.mu.Unlock()
+	if !owed {
+		return nil
+	}
+	r := f.acct.fsys.cache.Open(f.acct.backend, f.acct.rangeReads, e.ID, e.Version, e.Size)
+	err := sf.Fill(ctx, readerAt{ctx, r}, e.Size)
+	r.Close()
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	if f.fillFor == sf {
+		f.fillFor = nil
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// dropFill forgets a fill owed to sf: the content is being truncated away.
+func (f *fileNode) dropFill(sf *writeback.File) {
+	f.mu.Lock()
+	if f.fillFor == sf {
+		f.fillFor = nil
+	}
+	f.mu.Unlock()
 }
 
 // readerAt adapts a cache.Reader to io.ReaderAt for one request.
@@ -203,17 +247,57 @@ func (f *fileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.S
 			return errno
 		}
 	}
+	if mtime, ok := in.GetMTime(); ok {
+		f.setMtime(mtime)
+	}
 	f.report(&out.Attr)
 	return 0
+}
+
+// mtimeStaged marks an mtime set on the staged copy rather than a version.
+const mtimeStaged = "\x00staged"
+
+// setMtime remembers a modification time set by utimes for the content
+// the file has now.
+func (f *fileNode) setMtime(t time.Time) {
+	sf := f.staged()
+	forStaged := sf != nil && sf.Record().State != ""
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mtime = t
+	if forStaged {
+		f.mtimeFor = mtimeStaged
+	} else {
+		f.mtimeFor = f.entry.Version.ID
+	}
+}
+
+// contentChanged drops an mtime set by utimes: the content changed since.
+func (f *fileNode) contentChanged() {
+	f.mu.Lock()
+	f.mtime = time.Time{}
+	f.mu.Unlock()
+}
+
+// committedAs moves an mtime set on the staged copy to the version it was
+// uploaded as, and one set on version from to version to (a rename that
+// made the content a new version of the file it replaced).
+func (f *fileNode) committedAs(from, to string) {
+	f.mu.Lock()
+	if f.mtimeFor == mtimeStaged || (from != "" && f.mtimeFor == from) {
+		f.mtimeFor = to
+	}
+	f.mu.Unlock()
 }
 
 // truncate sets the size through the handle's staged copy or, for
 // truncate(2) by path, stages the file, truncates and uploads it at once.
 func (f *fileNode) truncate(ctx context.Context, fh fusefs.FileHandle, size int64) syscall.Errno {
 	if h, ok := fh.(*stagedHandle); ok && h.write {
-		if err := h.sf.Truncate(size); err != nil {
-			return f.acct.errno(ctx, "truncate", f.Path(nil), err)
+		if errno := f.truncateStaged(ctx, h.sf, size); errno != 0 {
+			return errno
 		}
+		h.changed = true
 		return 0
 	}
 	if errno := f.writable(); errno != 0 {
@@ -224,15 +308,34 @@ func (f *fileNode) truncate(ctx context.Context, fh fusefs.FileHandle, size int6
 		return errno
 	}
 	defer sf.Release()
-	if err := sf.Truncate(size); err != nil {
-		return f.acct.errno(ctx, "truncate", f.Path(nil), err)
+	if errno := f.truncateStaged(ctx, sf, size); errno != 0 {
+		return errno
 	}
 	if f.writerCount() > 0 {
-		return 0 // the last close of a writer uploads
+		// Most likely the open(O_TRUNC) of a writer, which the kernel
+		// sends as a truncate by path after the open. The writer's
+		// close uploads if it writes; if not, the upload starts when
+		// the last handle is released.
+		return 0
 	}
 	if err := sf.Flush(ctx); err != nil {
 		return f.acct.errno(ctx, "truncate", f.Path(nil), err)
 	}
+	return 0
+}
+
+// truncateStaged truncates staged copy sf, filling it first unless
+// nothing of the old content stays.
+func (f *fileNode) truncateStaged(ctx context.Context, sf *writeback.File, size int64) syscall.Errno {
+	if size == 0 {
+		f.dropFill(sf)
+	} else if err := f.ensureFilled(ctx, sf); err != nil {
+		return f.acct.errno(ctx, "truncate", f.Path(nil), err)
+	}
+	if err := sf.Truncate(size); err != nil {
+		return f.acct.errno(ctx, "truncate", f.Path(nil), err)
+	}
+	f.contentChanged()
 	return 0
 }
 
@@ -248,6 +351,11 @@ type stagedHandle struct {
 	sf     *writeback.File
 	write  bool // opened with write access
 	append bool // O_APPEND: every write goes to the end
+	// changed is set when this handle created, wrote or truncated the
+	// file since its last upload. Guarded by the kernel's ordering of
+	// requests on one handle is not enough (writes run in parallel), so
+	// it is only ever set to true outside Flush.
+	changed bool
 }
 
 var (
@@ -260,6 +368,9 @@ var (
 
 // Read reads staged bytes. A short result means end of file.
 func (h *stagedHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if err := h.node.ensureFilled(ctx, h.sf); err != nil {
+		return nil, h.node.acct.errno(ctx, "read", h.node.Path(nil), err)
+	}
 	n, err := h.sf.ReadAt(dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, h.node.acct.errno(ctx, "read", h.node.Path(nil), err)
@@ -273,20 +384,43 @@ func (h *stagedHandle) Write(ctx context.Context, data []byte, off int64) (uint3
 	if !h.write {
 		return 0, syscall.EBADF
 	}
+	if err := h.node.ensureFilled(ctx, h.sf); err != nil {
+		return 0, h.node.acct.errno(ctx, "write", h.node.Path(nil), err)
+	}
+	h.node.mu.Lock()
+	h.changed = true
+	h.node.mu.Unlock()
 	if h.append {
 		off = h.sf.Size()
 	}
 	n, err := h.sf.WriteAt(data, off)
+	h.node.contentChanged()
 	if err != nil {
 		return uint32(n), h.node.acct.errno(ctx, "write", h.node.Path(nil), err)
 	}
 	return uint32(n), 0
 }
 
-// Flush is called at every close(2) of a descriptor. The last writer's
-// close uploads; see File.Flush for the async mode.
+// Flush is called at every close(2) of a descriptor, also of duplicates
+// (a shell redirection closes one before the command writes). It uploads
+// when this is the last writer and something changed through this handle
+// or through a writer that closed before; other changes (a truncate by
+// path) reach the service when the last handle is released.
 func (h *stagedHandle) Flush(ctx context.Context) syscall.Errno {
-	if !h.write || h.node.writerCount() > 1 {
+	if !h.write {
+		return 0
+	}
+	n := h.node
+	n.mu.Lock()
+	if n.writers > 1 {
+		n.flushOwed = n.flushOwed || h.changed
+		n.mu.Unlock()
+		return 0
+	}
+	upload := h.changed || n.flushOwed
+	h.changed, n.flushOwed = false, false
+	n.mu.Unlock()
+	if !upload {
 		return 0
 	}
 	return h.upload(ctx, "close")

@@ -99,10 +99,11 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	}
 	n := a.fileNode(id, remote.Entry{ID: stagedID(sf.Record().Key), Name: remoteName, ModTime: time.Now()})
 	h := &stagedHandle{
-		node:   n,
-		sf:     sf,
-		write:  flags&syscall.O_ACCMODE != syscall.O_RDONLY,
-		append: flags&syscall.O_APPEND != 0,
+		node:    n,
+		sf:      sf,
+		write:   flags&syscall.O_ACCMODE != syscall.O_RDONLY,
+		append:  flags&syscall.O_APPEND != 0,
+		changed: true, // creating is a change, even without a write
 	}
 	if h.write {
 		n.mu.Lock()
@@ -392,6 +393,7 @@ func (d *dirNode) renameRemote(ctx context.Context, srcDir remote.ID, src remote
 		if e.ID != src.ID {
 			a.rekey(n, e.ID)
 		}
+		n.committedAs(src.Version.ID, e.Version.ID)
 		n.update(dstDir, e)
 		a.fsys.notify(func() { n.NotifyContent(0, 0) })
 	}
