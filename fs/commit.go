@@ -43,11 +43,12 @@ func (f *filesystem) startWriteback() error {
 		return nil
 	}
 	wb, err := writeback.New(writeback.Options{
-		Dir:      f.opts.StagingDir,
-		Upload:   f.upload,
-		OnCommit: f.committed,
-		Async:    f.opts.AsyncWriteback,
-		Logger:   f.log,
+		Dir:       f.opts.StagingDir,
+		Upload:    f.upload,
+		OnCommit:  f.committed,
+		Async:     f.opts.AsyncWriteback,
+		RetryBase: f.opts.UploadRetry,
+		Logger:    f.log,
 	})
 	if err != nil {
 		return fmt.Errorf("fs: staging directory: %w", err)

@@ -134,6 +134,10 @@ type Options struct {
 	// in the staging directory; the upload then runs in the background.
 	// By default close waits for the upload and reports its failure.
 	AsyncWriteback bool
+	// UploadRetry is the delay before the first background retry of a
+	// failed upload; later retries back off exponentially. Zero means
+	// writeback.DefaultRetryBase.
+	UploadRetry time.Duration
 	// KernelReadAheadKB is the kernel read-ahead window set on the mount
 	// (root only). Zero means DefaultKernelReadAheadKB; negative leaves
 	// the kernel's default.
