@@ -91,11 +91,7 @@ func (s *Server) blobHandler(b *blobServer) http.Handler {
 	mux.HandleFunc("GET /session-service/1.0/get-session", op("get-session", s.handleGetSession))
 	mux.HandleFunc("POST /session-service/1.0/close-session", op("close-session", s.handleCloseSession))
 	mux.HandleFunc("GET /blob-store-service/1.0/get-blob-content", op("get-blob-content", s.handleBlobContent))
-	for _, p := range []string{"begin-batch-upload", "begin-upload", "put-blob-content-part", "commit-upload", "commit-batch-upload"} {
-		mux.HandleFunc("POST /blob-store-service/1.0/"+p, func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "bimcloud emulator: "+p+" is not emulated", http.StatusNotImplemented)
-		})
-	}
+	s.registerUploads(mux, op)
 	// The vendor demo notes that the model server answers unknown paths with
 	// 200 and a non-JSON body "for legacy reasons"; a client must treat a
 	// non-JSON 200 as an error.

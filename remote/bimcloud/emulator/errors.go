@@ -20,7 +20,9 @@ const (
 	ErrEntityValidation       = 7
 	ErrRevisionObsoleted      = 9
 	ErrLdapConnection         = 10
+	ErrProhibitDelete         = 15
 	ErrResultLimitExceeded    = 17
+	ErrNotAllowed             = 25
 )
 
 // Blob server error codes (spec BlobServerDetailedError) used by the emulator.
@@ -29,6 +31,12 @@ const (
 	BlobErrAuthenticationFailed       = 3
 	BlobErrAccessControlTicketExpired = 4
 	BlobErrSessionNotFound            = 11
+	BlobErrBatchUploadCommitFailed    = 12
+	BlobErrInvalidBlobContentPart     = 13
+	BlobErrUploadSessionNotFound      = 14
+	BlobErrIncompleteUpload           = 15
+	BlobErrBlobNamespaceNotFound      = 17
+	BlobErrBlobAlreadyExists          = 20
 	BlobErrBlobNotFound               = 21
 )
 

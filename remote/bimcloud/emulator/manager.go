@@ -36,18 +36,7 @@ func (s *Server) managerHandler() http.Handler {
 	// Deviation: the spec declares PUT; the vendor demo sends POST.
 	mux.HandleFunc("POST "+apiRoot+"get-blob-changes-for-sync", sync)
 
-	// Write endpoints exist in the spec but are not emulated yet; answer
-	// clearly instead of with a 404 that looks like a wrong path.
-	for _, p := range []string{
-		"POST insert-resource-group", "DELETE delete-resource-group", "POST delete-resources-by-id-list",
-		"PUT update-blob", "PUT update-blob-parent", "POST update-blob-parent", "DELETE delete-blob",
-		"GET get-job", "POST abort-job",
-	} {
-		method, op, _ := strings.Cut(p, " ")
-		mux.HandleFunc(method+" "+apiRoot+op, func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "bimcloud emulator: "+op+" is not emulated", http.StatusNotImplemented)
-		})
-	}
+	s.registerWrites(mux)
 	return mux
 }
 

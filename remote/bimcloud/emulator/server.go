@@ -19,6 +19,15 @@ const (
 	DefaultTicketLifetime  = 5 * time.Minute
 	DefaultSessionLifetime = time.Hour
 	DefaultPageCap         = 1000
+	// DefaultUploadLifetime is the idle timeout of batch and upload sessions.
+	DefaultUploadLifetime = time.Hour
+	// DefaultJobDuration is how long a job nobody polls takes to finish.
+	DefaultJobDuration = time.Second
+	// DefaultJobRetention is how long finished jobs stay visible ("a few
+	// minutes" per the spec).
+	DefaultJobRetention = 3 * time.Minute
+	// DefaultMaxPartSize bounds the length of one put-blob-content-part.
+	DefaultMaxPartSize = 256 << 20
 	// DefaultUser and DefaultPassword form the only account when Options.Users is empty.
 	DefaultUser     = "demo"
 	DefaultPassword = "demo"
@@ -71,6 +80,24 @@ type Options struct {
 	// the vendor demo reads it. Clients must accept both.
 	TicketJSONString bool
 
+	// UploadLifetime is the idle timeout of batch upload and upload
+	// sessions; calls with an expired one fail with blob error 17
+	// (begin-upload: BlobNamespaceNotFound) or 14 (UploadSessionNotFound).
+	UploadLifetime time.Duration
+	// UploadDir, if set, makes upload parts spill to temporary files in
+	// that directory instead of memory, so gigabyte uploads cost no RAM.
+	// The files are removed by Close. Either way a part's bytes are held
+	// once: committed content reads the stored parts in place.
+	UploadDir string
+	// MaxPartSize bounds one put-blob-content-part (default
+	// DefaultMaxPartSize); longer parts fail with blob error 13.
+	MaxPartSize int64
+	// JobDuration is how long a delete job nobody polls takes to finish;
+	// get-job moves a job on by one state per call regardless.
+	JobDuration time.Duration
+	// JobRetention is how long a finished job stays visible to get-job.
+	JobRetention time.Duration
+
 	// Users maps user name to password for the password grant and the
 	// authorize page; default {"demo": "demo"}.
 	Users map[string]string
@@ -88,6 +115,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PageCap <= 0 {
 		o.PageCap = DefaultPageCap
+	}
+	if o.UploadLifetime <= 0 {
+		o.UploadLifetime = DefaultUploadLifetime
+	}
+	if o.MaxPartSize <= 0 {
+		o.MaxPartSize = DefaultMaxPartSize
+	}
+	if o.JobDuration <= 0 {
+		o.JobDuration = DefaultJobDuration
+	}
+	if o.JobRetention <= 0 {
+		o.JobRetention = DefaultJobRetention
 	}
 	if len(o.Users) == 0 {
 		o.Users = map[string]string{DefaultUser: DefaultPassword}
@@ -118,6 +157,11 @@ type Server struct {
 	defaultServer string                 // model server ID
 	counters      map[string]int64
 	injected      map[string][]int // op → codes still to inject, in order
+	jobs          map[string]*job
+	batches       map[string]*batch  // by batch upload session ID
+	namespaces    map[string]*batch  // by namespace-name
+	uploads       map[string]*upload // by upload session ID
+	spill         *spillDir          // nil unless Options.UploadDir
 	closed        bool
 }
 
@@ -182,6 +226,10 @@ func New(opts Options) *Server {
 		blobServers: map[string]*blobServer{},
 		counters:    map[string]int64{},
 		injected:    map[string][]int{},
+		jobs:        map[string]*job{},
+		batches:     map[string]*batch{},
+		namespaces:  map[string]*batch{},
+		uploads:     map[string]*upload{},
 	}
 	s.auth = newAuthState()
 	s.store = newStore(s.newUUID)
@@ -208,6 +256,11 @@ func (s *Server) Close() {
 	for _, b := range bss {
 		b.l.close()
 	}
+	s.mu.Lock()
+	sp := s.spill
+	s.spill = nil
+	s.mu.Unlock()
+	sp.remove()
 }
 
 // SetOptions replaces the options; zero fields take their defaults. The

@@ -48,6 +48,9 @@ type node struct {
 	content       Content
 	contentRev    int
 	rev           int64 // change-feed revision of the blob's latest change
+	created       time.Time
+	createdBy     string // user IDs, for blob metadata
+	modifiedBy    string
 
 	// Model servers only.
 	connectionURLs []string

@@ -33,7 +33,9 @@ func (s *Server) AddBlob(parentID, name string, c Content, modelServerID string)
 	if s.blobServers[modelServerID] == nil {
 		panic(fmt.Sprintf("emulator: unknown model server %q", modelServerID))
 	}
-	n := &node{id: s.newUUID(), typ: typeBlob, name: name, modelServerID: modelServerID, content: c, contentRev: 1, modified: time.Now()}
+	now, uid := time.Now(), userID(s.defaultUsername())
+	n := &node{id: s.newUUID(), typ: typeBlob, name: name, modelServerID: modelServerID, content: c, contentRev: 1,
+		modified: now, created: now, createdBy: uid, modifiedBy: uid}
 	s.store.add(parent, n)
 	return n.id
 }
