@@ -79,7 +79,6 @@ func (c *Cache) release(f *fetch) {
 
 func (c *Cache) runFetch(f *fetch) {
 	defer f.cancel()
-	var bufs [][]byte
 	var err error
 	if f.sem != nil {
 		select {
@@ -89,103 +88,115 @@ func (c *Cache) runFetch(f *fetch) {
 			err = f.ctx.Err()
 		}
 	}
+	if err == nil {
+		err = f.ctx.Err() // cancelled while queued
+	}
+	delivered := 0
+	if err == nil {
+		delivered, err = c.readBlocks(f, func(i int, data []byte) { c.deliver(f.blocks[i], data) })
+	}
+	if err != nil && f.ctx.Err() == nil && !errIsCancel(err) {
+		c.log.Warn("cache: fetch failed", "version", f.v.ID, "offset", f.blocks[0].key.index*c.opts.BlockSize,
+			"blocks", len(f.blocks), "delivered", delivered, "prefetch", f.speculative, "err", err)
+	}
+	c.mu.Lock()
+	f.finished = true
+	for _, p := range f.blocks[delivered:] {
+		p.err = err
+		if c.inflight[p.key] == p {
+			delete(c.inflight, p.key)
+		}
+		close(p.done)
+	}
+	c.mu.Unlock()
+}
+
+// deliver hands one block to its waiters as soon as its bytes are in, so a
+// sequential reader need not wait for the rest of a long range request,
+// and queues it for the memory and disk tiers.
+func (c *Cache) deliver(p *pending, data []byte) {
+	c.mu.Lock()
+	p.data = data
+	close(p.done)
+	c.mu.Unlock()
+	if c.mem != nil {
+		c.mem.set(p.key, data)
+	}
+	c.storeq <- storeJob{p}
+}
+
+// readBlocks reads f's blocks with one range request and passes each to
+// deliver as soon as all of its bytes have arrived. It returns how many
+// blocks were delivered. A response that breaks off is requested once more
+// from the first block not yet delivered; one that is longer than asked for
+// is an error for the blocks after the last one it could still deliver (all
+// delivered bytes came from the requested offsets of one immutable version,
+// so they are right). Errors from ReadRange itself are returned as they are.
+func (c *Cache) readBlocks(f *fetch, deliver func(i int, data []byte)) (int, error) {
 	bs := c.opts.BlockSize
 	first := f.blocks[0].key.index
 	lens := make([]int64, len(f.blocks))
 	for i := range lens {
 		lens[i] = blockLen(f.size, bs, first+int64(i))
 	}
-	if err == nil {
-		err = f.ctx.Err() // cancelled while queued
-	}
-	if err == nil {
-		bufs, err = c.readBlocks(f.ctx, f.src, f.id, f.v, first*bs, lens)
-	}
-	if err != nil && f.ctx.Err() == nil && !errIsCancel(err) {
-		c.log.Warn("cache: fetch failed", "version", f.v.ID, "offset", first*bs,
-			"blocks", len(lens), "prefetch", f.speculative, "err", err)
-	}
-
-	c.mu.Lock()
-	f.finished = true
-	for i, p := range f.blocks {
-		if err != nil {
-			p.err = err
-			if c.inflight[p.key] == p {
-				delete(c.inflight, p.key)
-			}
-		} else {
-			p.data = bufs[i]
-		}
-		close(p.done)
-	}
-	c.mu.Unlock()
-	if err != nil {
-		return
-	}
-	for _, p := range f.blocks {
-		if c.mem != nil {
-			c.mem.set(p.key, p.data)
-		}
-		c.storeq <- storeJob{p}
-	}
-}
-
-// readBlocks reads [off, off+sum(lens)) and cuts it into blocks. The whole
-// response is checked to have exactly the requested length before any of it
-// is returned, so a response for the wrong range can never be served. A
-// response that breaks off or has the wrong length is requested once more.
-// Errors from ReadRange itself are returned as they are.
-func (c *Cache) readBlocks(ctx context.Context, src Source, id remote.ID, v remote.Version, off int64, lens []int64) ([][]byte, error) {
-	var total int64
-	for _, n := range lens {
-		total += n
-	}
+	done := 0
 	for attempt := 0; ; attempt++ {
-		c.st.remoteRequests.Add(1)
-		rc, err := src.ReadRange(ctx, id, v, off, total)
-		if err != nil {
-			return nil, err
+		off := (first + int64(done)) * bs
+		var total int64
+		for _, n := range lens[done:] {
+			total += n
 		}
-		bufs, got, err := readExact(rc, lens)
+		c.st.remoteRequests.Add(1)
+		rc, err := f.src.ReadRange(f.ctx, f.id, f.v, off, total)
+		if err != nil {
+			return done, err
+		}
+		n, got, err := readExact(rc, lens[done:], func(i int, b []byte) { deliver(done+i, b) })
 		rc.Close()
 		c.st.bytesFetched.Add(got)
+		done += n
 		if err == nil {
-			return bufs, nil
+			return done, nil
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if f.ctx.Err() != nil {
+			return done, f.ctx.Err()
 		}
-		err = rangeError(v, off, total, got, err)
-		if attempt > 0 {
-			return nil, err
+		err = rangeError(f.v, off, total, got, err)
+		if attempt > 0 || errors.Is(err, errTooLong) || done == len(lens) {
+			return done, err
 		}
 		c.st.retries.Add(1)
-		c.log.Info("cache: repeating range request", "version", v.ID, "offset", off, "length", total, "err", err)
+		c.log.Info("cache: repeating range request", "version", f.v.ID, "offset", off, "length", total, "err", err)
 	}
 }
 
 // errTooLong marks a response with more bytes than requested.
 var errTooLong = errors.New("response longer than requested")
 
-// readExact fills one buffer per length from r and checks that r ends there.
-func readExact(r io.Reader, lens []int64) ([][]byte, int64, error) {
-	bufs := make([][]byte, len(lens))
+// readExact reads one buffer per length from r, passing each to deliver
+// as soon as it is complete, and checks that r ends after the last. It
+// returns the number of buffers delivered and the bytes read.
+func readExact(r io.Reader, lens []int64, deliver func(i int, b []byte)) (int, int64, error) {
 	var got int64
 	for i, n := range lens {
 		b := make([]byte, n)
 		m, err := io.ReadFull(r, b)
 		got += int64(m)
 		if err != nil {
-			return nil, got, err
+			return i, got, err
 		}
-		bufs[i] = b
+		if i == len(lens)-1 {
+			// The last block is held back until the response is known to
+			// end here: a longer response means the server answered some
+			// other range.
+			var one [1]byte
+			if m, _ := io.ReadFull(r, one[:]); m > 0 {
+				return i, got, errTooLong
+			}
+		}
+		deliver(i, b)
 	}
-	var one [1]byte
-	if m, _ := io.ReadFull(r, one[:]); m > 0 {
-		return nil, got, errTooLong
-	}
-	return bufs, got, nil
+	return len(lens), got, nil
 }
 
 // rangeError turns a broken response into a *remote.Error. A *remote.Error

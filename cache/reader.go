@@ -292,13 +292,13 @@ func (c *Cache) usableLocked(key blockKey) *pending {
 	if p == nil {
 		return nil
 	}
-	if p.f.finished {
+	if p.isDone() {
 		if p.err == nil {
 			return p
 		}
 		return nil
 	}
-	if p.f.ctx.Err() != nil {
+	if p.f.finished || p.f.ctx.Err() != nil {
 		return nil
 	}
 	return p
