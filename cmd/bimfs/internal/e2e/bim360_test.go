@@ -59,6 +59,12 @@ func writeExpected(t *testing.T, seed, size int64) string {
 
 func sh(t *testing.T, name string, args ...string) string {
 	t.Helper()
+	return runCmd(t, name, args...)
+}
+
+// runCmd runs a tool and fails the test or benchmark if it fails.
+func runCmd(t testing.TB, name string, args ...string) string {
+	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
