@@ -90,6 +90,33 @@
 //     Error 9 (after ObsoleteRevisions, or for an unknown revision) means:
 //     restart from 0 and rebuild from "created".
 //
-// Write endpoints (insert-resource-group, delete-*, update-blob*, jobs,
-// batch upload) answer 501 for now.
+//
+// # Writes
+//
+//   - insert-resource-group answers the new ID as a bare JSON string; a
+//     sibling with the name gives error 5, a name outside the Resource.name
+//     pattern error 7. There is no API to rename or move a folder.
+//   - delete-resource-group deletes empty folders only; a non-empty one
+//     gives error 15, ProhibitDeleteError (emulator: the spec names no
+//     code). delete-blob deletes a blob. Both answer {}.
+//   - update-blob renames ({"id","name","type":"blob"}, answers {});
+//     update-blob-parent?blob-id= moves ({"parentId"} or {"parentPath"},
+//     answers true). Neither changes the ID or $modifiedDate (emulator).
+//   - delete-resources-by-id-list {"ids":[…]} answers a destroyResources
+//     Job; see job for how get-job and abort-job move it on. Clients must
+//     treat completed, failed, aborted and "abort failed" as final
+//     (workflow.py only stops at completed or failed).
+//   - Uploads: see upload.go. begin-upload's blob-name is the $path without
+//     the root's name ("/folder/file.png"); missing folders are created at
+//     commit-batch-upload, which is all-or-nothing and answers the final
+//     IDs: a new blob gets a fresh ID, an overwritten blob keeps its ID and
+//     gets the next content revision (a strictly later $modifiedDate).
+//     commit-upload's blob-id is temporary. content-hash is the SHA-256 of
+//     the content, unpadded base64url.
+//   - Every blob change (upload, overwrite, rename, move, delete, including
+//     those of delete jobs) enters the change feed; folders do not.
+//   - InjectError and Counters know every write operation by its last path
+//     segment ("insert-resource-group", "put-blob-content-part", …);
+//     "put-blob-content-part.bytes" counts part bytes received and
+//     "jobs.<status>" finished jobs.
 package emulator

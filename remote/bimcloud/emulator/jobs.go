@@ -22,7 +22,8 @@ const (
 // job is one manager job. Only destroyResources jobs exist here.
 //
 // (emulator) A job moves one step per get-job call, so a test sees every
-// state: starting → running → completed (or failed, when a resource
+// state: delete-resources-by-id-list answers starting, the first get-job
+// running, the second completed (or failed, when a resource
 // vanished before the job ran). A job nobody polls finishes on its own
 // after Options.JobDuration, as a real one would. abort-job on a starting
 // or running job makes it aborting, and the next get-job shows aborted;
@@ -206,10 +207,10 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request, c call) {
 	j := s.liveJob(id, c.opts)
 	var body jobJSON
 	if j != nil {
-		body = j.json()
 		if !j.finished() {
 			s.step(j)
 		}
+		body = j.json()
 	}
 	s.mu.Unlock()
 	if j == nil {
