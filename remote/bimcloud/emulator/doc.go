@@ -90,7 +90,6 @@
 //     Error 9 (after ObsoleteRevisions, or for an unknown revision) means:
 //     restart from 0 and rebuild from "created".
 //
-//
 // # Writes
 //
 //   - insert-resource-group answers the new ID as a bare JSON string; a

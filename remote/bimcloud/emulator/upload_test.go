@@ -361,7 +361,9 @@ func TestInjectedUploadErrors(t *testing.T) {
 		op   string
 		call func() (int, []byte)
 	}{
-		{"begin-batch-upload", func() (int, []byte) { return u.post(context.Background(), "begin-batch-upload", url.Values{}, nil, nil) }},
+		{"begin-batch-upload", func() (int, []byte) {
+			return u.post(context.Background(), "begin-batch-upload", url.Values{}, nil, nil)
+		}},
 		{"begin-upload", func() (int, []byte) { return u.beginUpload(b.NamespaceName, "/y.txt") }},
 		{"put-blob-content-part", func() (int, []byte) { return u.put(up.ID, 0, 1, []byte("x")) }},
 		{"commit-upload", func() (int, []byte) { return u.commitUpload(up.ID) }},
