@@ -38,6 +38,7 @@ type Backend struct {
 var (
 	_ remote.Backend = (*Backend)(nil)
 	_ remote.Watcher = (*Backend)(nil)
+	_ remote.Writer  = (*Backend)(nil)
 )
 
 // New returns the backend of a logged-in account. It loads the stored
@@ -212,9 +213,10 @@ func versionOf(r *Resource) remote.Version {
 }
 
 // Features reports RangeReads once a blob server has answered a Range
-// request with 206; the 2023.2 spec documents no partial reads.
+// request with 206 (the 2023.2 spec documents no partial reads), and
+// Writable: Backend implements remote.Writer.
 func (b *Backend) Features() remote.Features {
-	return remote.Features{RangeReads: b.rangeReads.Load()}
+	return remote.Features{RangeReads: b.rangeReads.Load(), Writable: true}
 }
 
 // Close closes the open blob-server sessions.

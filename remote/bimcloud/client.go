@@ -27,6 +27,13 @@ import (
 const (
 	DefaultClientID     = "bimfs"
 	DefaultPollInterval = 5 * time.Second
+	// DefaultPartSize is the chunk size of uploads: workflow.py uses 40 KB
+	// "for the DEMO but in real life it should be around several
+	// megabytes".
+	DefaultPartSize = 8 << 20
+	// DefaultJobPollInterval is how often RemoveAll asks about its job
+	// (workflow.py polls every 0.1 s).
+	DefaultJobPollInterval = 100 * time.Millisecond
 	// RootID is the Manager's literal ID of the "Project Root" folder.
 	RootID = "projectRoot"
 )
@@ -53,6 +60,13 @@ type Config struct {
 	// PollInterval is the change-feed polling period; default
 	// DefaultPollInterval.
 	PollInterval time.Duration
+	// PartSize is the size of upload chunks (put-blob-content-part); one
+	// buffer of this size is held per upload in flight. Default
+	// DefaultPartSize.
+	PartSize int64
+	// JobPollInterval is how often RemoveAll polls its delete job; default
+	// DefaultJobPollInterval.
+	JobPollInterval time.Duration
 	// MaxAttempts bounds the tries per request (httpx.Client); zero means
 	// httpx.DefaultMaxAttempts.
 	MaxAttempts int
@@ -86,6 +100,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.JobPollInterval <= 0 {
+		cfg.JobPollInterval = DefaultJobPollInterval
 	}
 	return cfg, nil
 }

@@ -1,28 +1,25 @@
 package bimcloud
 
 // Wire types of the write path (insert-resource-group, batch upload,
-// update-blob, deletes, jobs). The write path is not implemented yet; these
-// record the shapes and the places where the vendor demo and the spec
-// disagree, so it can be built without rereading both.
+// update-blob, deletes, jobs); the calls are in managerwrite.go and
+// uploadapi.go, the remote.Writer methods in writer.go and upload.go.
 //
-// Notes for that work:
-//   - insert-resource-group?parent-id= takes {"name","type":"resourceGroup"}
-//     and answers a JSON string, the new ID. Check names with ValidName.
-//   - update-blob-parent: spec PUT, managerapi.py POST (follow the demo).
-//     Body {"parentId"} or {"parentPath"}; answers true.
-//   - update-blob (PUT) renames: {"id","name","type":"blob"}.
+// Where the spec and the vendor demo disagree (each also marked at the
+// call):
+//   - update-blob-parent: spec PUT, managerapi.py POST: the client sends
+//     POST. update-blob: PUT in both.
 //   - delete-resources-by-id-list: the spec declares no body; the demo
-//     sends {"ids":[…]} and gets a Job back.
-//   - abort-job: managerapi.py abort_job posts to get-job by mistake; the
-//     spec's path is POST abort-job?job-id=.
+//     sends {"ids":[…]}, as does the client.
+//   - abort-job: managerapi.py posts to get-job by mistake; the client
+//     uses the spec's abort-job.
 //   - put-blob-content-part: the spec says multipart/form-data; the demo
-//     posts the raw chunk (follow the demo). The demo's 40 KiB chunk is
-//     for demonstration only ("several megabytes" in real use).
-//   - begin-upload's blob-name is the Manager path without the leading
-//     root name; workflow.py strips the literal "Project Root", which the
-//     spec says may be translated: strip the root's actual $path instead.
+//     posts the raw chunk, as does the client, in Config.PartSize chunks
+//     (the demo's 40 KB is "for the DEMO" only).
+//   - begin-upload's blob-name: workflow.py strips the literal "Project
+//     Root", which the spec says may be translated; the client strips the
+//     path's first element.
 //   - commit-upload returns a temporary blob-id; only commit-batch-upload
-//     returns the final one (the spec text says "commit-upload" twice).
+//     returns the final one (the spec's text says "commit-upload" twice).
 //   - Blob-server session times are seconds; batch and upload session
 //     times are milliseconds.
 //   - The demo's begin_batch_upload and friends call process_response
