@@ -83,11 +83,11 @@ func (d *dirNode) childInode(ctx context.Context, id remote.ID, e remote.Entry, 
 		n := d.acct.dirNode(e)
 		ino := objectIno(d.acct.name, e.ID)
 		d.acct.fsys.fillDir(&out.Attr, ino, e.ModTime, d.acct.writer != nil && e.ReadOnly)
-		return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino, Gen: inoGen})
+		return d.newInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino, Gen: inoGen})
 	}
 	n := d.acct.fileNode(id, e)
 	n.report(&out.Attr)
-	return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino, Gen: inoGen})
+	return d.newInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino, Gen: inoGen})
 }
 
 // Readdir lists the folder sorted by shown name. With READDIRPLUS the
@@ -149,4 +149,14 @@ func (d *dirNode) OnForget() {
 	if !d.isTop {
 		d.acct.forget(d.id, d)
 	}
+}
+
+// newInode is NewInode for a node from the account's registry. go-fuse
+// checks and initialises a node's Inode without a lock, and two lookups
+// (a READDIRPLUS and a LOOKUP, or two paths) may return the same node at
+// once, so the filesystem serializes those calls itself.
+func (d *dirNode) newInode(ctx context.Context, n fusefs.InodeEmbedder, attr fusefs.StableAttr) *fusefs.Inode {
+	d.acct.fsys.inodeMu.Lock()
+	defer d.acct.fsys.inodeMu.Unlock()
+	return d.NewInode(ctx, n, attr)
 }

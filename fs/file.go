@@ -63,6 +63,9 @@ type fileNode struct {
 	// flushOwed is set when a close skipped an upload because another
 	// writer still had the file open; the last writer's close uploads.
 	flushOwed bool
+	// idleWriters counts write handles that were flushed (closed) and
+	// not written since, whose release has not come yet.
+	idleWriters int
 	// mtime is a modification time set by utimes, shown while the file
 	// still has the content mtimeFor names (a version ID, or mtimeStaged
 	// for the staged copy), so rsync -a finds unchanged files unchanged

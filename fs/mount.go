@@ -214,6 +214,8 @@ type filesystem struct {
 	uid, gid uint32
 	started  time.Time // shown as the time of objects without one
 	accounts []*account
+	// inodeMu serializes NewInode calls (see dirNode.newInode).
+	inodeMu sync.Mutex
 	// wb stages written files; nil when no account is writable.
 	wb *writeback.Manager
 	// notifyq feeds kernel notifications to the goroutine that sends

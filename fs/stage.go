@@ -297,7 +297,9 @@ func (f *fileNode) truncate(ctx context.Context, fh fusefs.FileHandle, size int6
 		if errno := f.truncateStaged(ctx, h.sf, size); errno != 0 {
 			return errno
 		}
+		f.mu.Lock()
 		h.changed = true
+		f.mu.Unlock()
 		return 0
 	}
 	if errno := f.writable(); errno != 0 {
@@ -352,10 +354,10 @@ type stagedHandle struct {
 	write  bool // opened with write access
 	append bool // O_APPEND: every write goes to the end
 	// changed is set when this handle created, wrote or truncated the
-	// file since its last upload. Guarded by the kernel's ordering of
-	// requests on one handle is not enough (writes run in parallel), so
-	// it is only ever set to true outside Flush.
+	// file since its last flush; flushed while the handle counts as
+	// closed (see Flush). Both are guarded by node.mu.
 	changed bool
+	flushed bool
 }
 
 var (
@@ -389,6 +391,11 @@ func (h *stagedHandle) Write(ctx context.Context, data []byte, off int64) (uint3
 	}
 	h.node.mu.Lock()
 	h.changed = true
+	if h.flushed {
+		// A duplicate descriptor outlived the close: still writing.
+		h.flushed = false
+		h.node.idleWriters--
+	}
 	h.node.mu.Unlock()
 	if h.append {
 		off = h.sf.Size()
@@ -402,8 +409,10 @@ func (h *stagedHandle) Write(ctx context.Context, data []byte, off int64) (uint3
 }
 
 // Flush is called at every close(2) of a descriptor, also of duplicates
-// (a shell redirection closes one before the command writes). It uploads
-// when this is the last writer and something changed through this handle
+// (a shell redirection closes one before the command writes), and the
+// release of a closed handle comes later, asynchronously. A handle counts
+// as closed from its flush until it writes again. Flush uploads when no
+// other writer is still active and something changed through this handle
 // or through a writer that closed before; other changes (a truncate by
 // path) reach the service when the last handle is released.
 func (h *stagedHandle) Flush(ctx context.Context) syscall.Errno {
@@ -412,8 +421,13 @@ func (h *stagedHandle) Flush(ctx context.Context) syscall.Errno {
 	}
 	n := h.node
 	n.mu.Lock()
-	if n.writers > 1 {
+	if !h.flushed {
+		h.flushed = true
+		n.idleWriters++
+	}
+	if n.writers-n.idleWriters > 0 {
 		n.flushOwed = n.flushOwed || h.changed
+		h.changed = false
 		n.mu.Unlock()
 		return 0
 	}
@@ -447,6 +461,9 @@ func (h *stagedHandle) Release(ctx context.Context) syscall.Errno {
 	if h.write {
 		h.node.mu.Lock()
 		h.node.writers--
+		if h.flushed {
+			h.node.idleWriters--
+		}
 		h.node.mu.Unlock()
 	}
 	h.sf.Release()

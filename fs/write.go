@@ -111,7 +111,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		n.mu.Unlock()
 	}
 	n.report(&out.Attr)
-	ch := d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino, Gen: inoGen})
+	ch := d.newInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino, Gen: inoGen})
 	return ch, h, fuse.FOPEN_DIRECT_IO, 0
 }
 

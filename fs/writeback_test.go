@@ -65,8 +65,18 @@ func TestFailedUploadIsEIOKeptShownAndRetried(t *testing.T) {
 		t.Fatalf("edited file reads %q", got)
 	}
 	for _, name := range []string{"report.pdf", "readme.txt"} {
-		if s := uploadState(t, filepath.Join(dir, name)); !strings.HasPrefix(s, "failed: ") || !strings.Contains(s, "maintenance") {
-			t.Errorf("%s upload state %q, want failed with the reason", name, s)
+		// Between background retries the state is "failed: <reason>";
+		// during one it is "uploading n%".
+		var s string
+		waitUntil(t, name+" failed state", func() bool {
+			s = uploadState(t, filepath.Join(dir, name))
+			if !strings.HasPrefix(s, "failed: ") && !strings.HasPrefix(s, "uploading ") {
+				t.Fatalf("%s upload state %q, want failed or uploading", name, s)
+			}
+			return strings.HasPrefix(s, "failed: ")
+		})
+		if !strings.Contains(s, "maintenance") {
+			t.Errorf("%s upload state %q does not give the reason", name, s)
 		}
 	}
 	if _, ok := mem.Lookup(pf + "/report.pdf"); ok {

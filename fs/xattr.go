@@ -33,6 +33,11 @@ func uploadState(sf *writeback.File) string {
 	switch r.State {
 	case "":
 		return "committed"
+	case writeback.Open:
+		if !sf.Dirty() {
+			return "committed" // open for writing, nothing changed yet
+		}
+		return "open"
 	case writeback.Uploading:
 		pct := int64(100)
 		if r.Size > 0 {

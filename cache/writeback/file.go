@@ -268,11 +268,23 @@ func (f *File) Release() {
 		}
 		f.m.forget(f)
 	default:
-		state := Pending
-		if f.Record().State == Failed {
-			state = Failed
+		// With refs at zero the uploader may already have picked the
+		// file up: wait for that upload rather than overwrite its state.
+		f.upMu.Lock()
+		f.mu.Lock()
+		state, retired := f.rec.State, f.retired
+		f.mu.Unlock()
+		var err error
+		switch {
+		case retired || state == "":
+			// Committed (and cleaned up) by that upload.
+		case state == Open:
+			err = f.persist(Pending)
+		default:
+			err = f.persist(state)
 		}
-		if err := f.persist(state); err != nil {
+		f.upMu.Unlock()
+		if err != nil {
 			f.m.log.Error("cannot queue staged file for upload; it stays in the staging directory", "name", f.Record().Name, "err", err)
 		}
 		f.m.kick()
