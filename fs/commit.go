@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 
 	"github.com/bimfs/bimfs/cache/writeback"
@@ -110,7 +111,7 @@ func (f *filesystem) committed(rec writeback.Record, e remote.Entry, data *os.Fi
 	if n != nil {
 		n.committedAs("", e.Version.ID)
 		n.update(rec.Parent, e)
-		f.notify(func() { n.NotifyContent(0, 0) })
+		n.invalidate()
 	}
 }
 
@@ -159,6 +160,26 @@ func (f *filesystem) notify(fn func()) {
 	default:
 		f.log.Debug("kernel notification queue full; relying on cache timeouts")
 	}
+}
+
+// known reports whether the kernel has been given node n: a node in the
+// account registry may not have its Inode yet, and notifying through it
+// then would dereference nothing.
+func (f *filesystem) known(n fusefs.InodeEmbedder) bool {
+	f.inodeMu.Lock()
+	defer f.inodeMu.Unlock()
+	return n.EmbeddedInode().StableAttr().Ino != 0
+}
+
+// invalidate queues a notification that makes the kernel drop the file's
+// attributes and cached pages.
+func (f *fileNode) invalidate() {
+	fsys := f.acct.fsys
+	fsys.notify(func() {
+		if fsys.known(f) {
+			f.NotifyContent(0, 0)
+		}
+	})
 }
 
 // close stops background work: the notifier and the uploader. Staged

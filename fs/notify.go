@@ -133,7 +133,9 @@ func (a *account) refreshDir(ctx context.Context, dir remote.ID) {
 	}
 	for name := range changed {
 		// ENOENT just means the kernel had nothing cached for it.
-		d.NotifyEntry(name)
+		if a.fsys.known(d) {
+			d.NotifyEntry(name)
+		}
 	}
 	// Changed files: drop cached attributes (and pages, which are
 	// re-read through each handle's own version).
@@ -141,7 +143,7 @@ func (a *account) refreshDir(ctx context.Context, dir remote.ID) {
 		if !changed[cur.names[i]] || e.Dir {
 			continue
 		}
-		if f, ok := a.node(e.ID).(*fileNode); ok {
+		if f, ok := a.node(e.ID).(*fileNode); ok && a.fsys.known(f) {
 			f.NotifyContent(0, 0)
 		}
 	}

@@ -126,7 +126,7 @@ func (f *fileNode) openWrite(ctx context.Context, flags uint32) (fusefs.FileHand
 	}
 	// The kernel may still hold the size of the version it was shown last;
 	// make it ask again. (Reads and writes bypass its page cache.)
-	f.acct.fsys.notify(func() { f.NotifyContent(0, 0) })
+	f.invalidate()
 	return h, fuse.FOPEN_DIRECT_IO, 0
 }
 

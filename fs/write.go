@@ -395,7 +395,7 @@ func (d *dirNode) renameRemote(ctx context.Context, srcDir remote.ID, src remote
 		}
 		n.committedAs(src.Version.ID, e.Version.ID)
 		n.update(dstDir, e)
-		a.fsys.notify(func() { n.NotifyContent(0, 0) })
+		n.invalidate()
 	}
 	return 0
 }
