@@ -42,7 +42,7 @@ func newServer(t *testing.T, o emulator.Options) *emulator.Server {
 
 // testConfig returns a config for s with a private token file and all
 // logging (debug included) captured in logs.
-func testConfig(t *testing.T, s *emulator.Server) (Config, *logBuffer) {
+func testConfig(t testing.TB, s *emulator.Server) (Config, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	return Config{

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -450,4 +453,96 @@ func TestUploadMemory(t *testing.T) {
 func (h *harness) ok(status int, body []byte) {
 	h.t.Helper()
 	h.must(status, body, nil)
+}
+
+// TestConcurrentParts sends the parts of one upload from several
+// goroutines, out of order, next to uploads of other files; run with -race.
+func TestConcurrentParts(t *testing.T) {
+	h := newHarness(t, Options{})
+	u := h.uploader(h.srv.DefaultModelServer())
+	const part, parts = 7 * KiB, 24
+	data := make([]byte, part*parts-123)
+	Synthetic(4, int64(len(data))).ReadAt(data, 0)
+	b := u.beginBatch()
+	up := u.mustBeginUpload(b.NamespaceName, "/parallel.bin")
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := parts - 1 - w; i >= 0; i -= 4 {
+				off := i * part
+				end := min(off+part, len(data))
+				if st, body := u.put(up.ID, int64(off), int64(end-off), data[off:end]); st != 200 {
+					t.Errorf("part %d: %d %s", i, st, body)
+				}
+			}
+		})
+	}
+	for i := range 3 {
+		wg.Go(func() {
+			other := h.uploader(h.srv.DefaultModelServer())
+			other.upload("/other"+strconv.Itoa(i)+".bin", data[:1000], 100, "fail", false)
+		})
+	}
+	wg.Wait()
+	h.ok(u.commitUpload(up.ID))
+	h.ok(u.commitBatch(b.ID, "fail"))
+	id, _ := h.srv.Lookup("Project Root/parallel.bin")
+	if _, _, got := h.content(u.base, u.sid, id, nil); !bytes.Equal(got, data) {
+		t.Fatal("content of the parallel upload differs")
+	}
+}
+
+// BenchmarkPutBlobContentPart measures the emulator's upload throughput
+// (memory and spill modes), the ceiling for client upload benchmarks.
+func BenchmarkPutBlobContentPart(b *testing.B) {
+	for _, spill := range []bool{false, true} {
+		b.Run(map[bool]string{false: "Memory", true: "Spill"}[spill], func(b *testing.B) {
+			o := Options{}
+			if spill {
+				o.UploadDir = b.TempDir()
+			}
+			srv := New(o)
+			defer srv.Close()
+			ms := srv.DefaultModelServer()
+			base := srv.BlobServerURL(ms)
+			srv.mu.Lock()
+			srv.sessions["bench"] = &session{modelServerID: ms, exp: farFuture}
+			srv.mu.Unlock()
+			const size, part = 64 * MiB, 8 * MiB
+			chunk := make([]byte, part)
+			post := func(op string, q url.Values, body []byte) []byte {
+				q.Set("session-id", "bench")
+				resp, err := http.Post(base+"/blob-store-service/1.0/"+op+"?"+q.Encode(), "application/octet-stream", bytes.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer resp.Body.Close()
+				out, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 {
+					b.Fatalf("%s: %d %s", op, resp.StatusCode, out)
+				}
+				return out
+			}
+			b.SetBytes(size)
+			i := 0
+			for b.Loop() {
+				var bt struct{ Data batchJSON }
+				decodeJSONB(b, post("begin-batch-upload", url.Values{}, nil), &bt)
+				var up struct{ Data uploadJSON }
+				decodeJSONB(b, post("begin-upload", url.Values{"namespace-name": {bt.Data.NamespaceName}, "blob-name": {"/b" + strconv.Itoa(i)}}, nil), &up)
+				for off := 0; off < size; off += part {
+					post("put-blob-content-part", url.Values{"upload-session-id": {up.Data.ID}, "offset": {strconv.Itoa(off)}, "length": {strconv.Itoa(part)}}, chunk)
+				}
+				post("commit-upload", url.Values{"upload-session-id": {up.Data.ID}}, nil)
+				post("commit-batch-upload", url.Values{"batch-upload-session-id": {bt.Data.ID}, "conflict-behavior": {"overwrite"}}, nil)
+				i++
+			}
+		})
+	}
+}
+
+func decodeJSONB(b *testing.B, body []byte, v any) {
+	if err := json.Unmarshal(body, v); err != nil {
+		b.Fatalf("decode %s: %v", body, err)
+	}
 }

@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"testing"
 	"time"
@@ -347,13 +346,5 @@ func TestInjectedWriteErrors(t *testing.T) {
 	}
 	if n := h.srv.Counters()["fault.injected"]; n != 8 {
 		t.Fatalf("fault.injected = %d", n)
-	}
-}
-
-// decodeJSON is json.Unmarshal that fails the test.
-func decodeJSON(t *testing.T, b []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("decode %s: %v", b, err)
 	}
 }
