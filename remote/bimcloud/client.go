@@ -1,7 +1,14 @@
-// Package bimcloud implements remote.Backend for GRAPHISOFT BIMcloud: the
-// Manager's management/client API for the resource tree, OAuth2 and change
-// feed, and the Blob Server (a role of every model server) for file
-// content.
+// Package bimcloud implements remote.Backend, remote.Watcher and
+// remote.Writer for GRAPHISOFT BIMcloud: the Manager's management/client
+// API for the resource tree, OAuth2, the change feed and tree changes, and
+// the Blob Server (a role of every model server) for file content, read
+// with get-blob-content and written with batch uploads.
+//
+// Write semantics in brief: file IDs never change (a new version of a
+// file is a new content revision of the same blob); folders cannot be
+// renamed or moved (the API has no call for it: Unsupported); a rename
+// over an existing file deletes that file and keeps the renamed one's
+// identity (see Backend.Rename).
 //
 // The client follows the 2023.2 OpenAPI document where the vendor's working
 // Python demo (github.com/GRAPHISOFT/bimcloud-api lib/*.py) agrees with it.

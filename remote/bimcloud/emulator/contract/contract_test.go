@@ -3,6 +3,8 @@ package contract
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strconv"
 	"testing"
 )
 
@@ -49,6 +51,15 @@ func TestDeviationsAreRewritten(t *testing.T) {
 			ReqHeader: hdr(), Status: 200, RespHeader: hdr("Content-Type", "application/json"), RespBody: []byte(`{"status":"pending","code":null}`)},
 		{Method: "GET", Path: "/application-server-service/get-runtime-id", ReqHeader: hdr(), Status: 200,
 			RespHeader: hdr("Content-Type", "application/json"), RespBody: []byte(`{}`)},
+		{Method: "POST", Path: "/management/client/update-blob-parent", Query: url.Values{"blob-id": {"4d7c7bb1-7aef-4cd2-9146-0286561d6f85"}},
+			ReqHeader: hdr("Content-Type", "application/json"), ReqBody: []byte(`{"parentPath":"Project Root/x"}`), Status: 200,
+			RespHeader: hdr("Content-Type", "application/json"), RespBody: []byte(`true`)},
+		{Method: "POST", Path: "/management/client/delete-resources-by-id-list", ReqHeader: hdr("Content-Type", "application/json"),
+			ReqBody: []byte(`{"ids":["a"]}`), Status: 200, RespHeader: hdr("Content-Type", "application/json"),
+			RespBody: []byte(`{"id":"j","authorId":null,"isService":false,"startedOn":1,"progressedOn":1,"status":"starting","jobType":"destroyResources",` +
+				`"progress":{"min":0,"max":1,"current":0,"phase":""},"result":null,"resultCode":null,"abortable":true}`)},
+		putPart("application/octet-stream", []byte("raw chunk")),
+		putPart("multipart/form-data; boundary=xyz", []byte("--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nchunk\r\n--xyz--\r\n")),
 	}
 	for i, x := range ok {
 		c.Check(context.Background(), x, false)
@@ -62,4 +73,28 @@ func TestDeviationsAreRewritten(t *testing.T) {
 	if rec.n != 1 {
 		t.Fatalf("null id accepted (%d errors)", rec.n)
 	}
+	// A put-blob-content-part exchange still has its query and response checked.
+	bad := putPart("application/octet-stream", []byte("x"))
+	bad.Query.Set("offset", "first")
+	c.Check(context.Background(), bad, false)
+	if rec.n != 2 {
+		t.Fatalf("non-integer offset accepted (%d errors)", rec.n)
+	}
+	bad = putPart("application/octet-stream", []byte("x"))
+	bad.RespBody = []byte(`{"data-content-type":"x","data":{"uploaded-parts":[{"offset":"0"}]}}`)
+	c.Check(context.Background(), bad, false)
+	if rec.n != 3 {
+		t.Fatalf("string offset in uploaded-parts accepted (%d errors)", rec.n)
+	}
+}
+
+// putPart is a put-blob-content-part exchange with the given body.
+func putPart(contentType string, body []byte) *Exchange {
+	return &Exchange{Method: "POST", Path: "/blob-store-service/1.0/put-blob-content-part",
+		Query:     url.Values{"session-id": {"s"}, "upload-session-id": {"u"}, "offset": {"0"}, "length": {strconv.Itoa(len(body))}},
+		ReqHeader: http.Header{"Content-Type": {contentType}}, ReqBody: body, Status: 200,
+		RespHeader: http.Header{"Content-Type": {"application/vnd.graphisoft.teamwork.blob-store-service-1.0.upload-session-1.0+json"}},
+		RespBody: []byte(`{"data-content-type":"application/vnd.graphisoft.teamwork.blob-store-service-1.0.upload-session-1.0+json",` +
+			`"data":{"id":"u","target-namespace-name":"n","target-blob-name":"/a","target-blob-id":"","last-access-time":1,` +
+			`"expiration-time":2,"creation-time":1,"uploaded-parts":[{"offset":0,"length":1}]}}`)}
 }
