@@ -63,6 +63,7 @@ func runMount(args []string) error {
 		return usagef("no accounts configured in %s; add an [account NAME] section or use --demo", mountopts.DefaultConfigPath())
 	}
 
+	wiring.LimitMemory(opts.MemoryCache)
 	c, err := cache.New(cache.Options{
 		Dir:          filepath.Join(opts.CacheDir, "blocks"),
 		MemoryBytes:  opts.MemoryCache,

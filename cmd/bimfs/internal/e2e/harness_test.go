@@ -75,6 +75,7 @@ func startMount(tb testing.TB, cfg mountConfig) *mount {
 		cfg.setup(d)
 	}
 	copts := cache.Options{MemoryBytes: 256 << 20, Logger: log}
+	wiring.LimitMemory(copts.MemoryBytes)
 	if cfg.cacheDir {
 		copts.Dir = tb.TempDir()
 	}

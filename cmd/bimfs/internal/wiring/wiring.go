@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/bimfs/bimfs/mountopts"
 	"github.com/bimfs/bimfs/remote"
@@ -149,4 +151,19 @@ func LoginPassword(ctx context.Context, e Env, a mountopts.Account, user, passwo
 		return err
 	}
 	return bimcloud.LoginPassword(ctx, cfg, user, password)
+}
+
+// memoryHeadroom is what the process needs beside the memory cache tier:
+// per-handle read-ahead buffers, upload parts in flight and HTTP buffers.
+const memoryHeadroom = 192 << 20
+
+// LimitMemory sets the Go runtime's soft memory limit to the memory cache
+// budget plus headroom, unless GOMEMLIMIT is set. Without it the garbage
+// collector lets the heap grow to twice the live cache before collecting,
+// so a 256 MiB cache would cost over 500 MiB of RSS.
+func LimitMemory(memoryCache int64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(memoryCache + memoryHeadroom)
 }
