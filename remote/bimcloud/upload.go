@@ -27,6 +27,10 @@ const (
 // session pool on top of this).
 const maxUploadRestarts = 1
 
+// commitSkew is the clock difference between client and Manager allowed
+// when a lost commit answer is recognised by the file's modification time.
+const commitSkew = 5 * time.Minute
+
 // maxPartAttempts bounds the sends of one part that failed without an
 // answer (a broken connection): sending the same range again replaces it.
 const maxPartAttempts = 3
@@ -67,7 +71,10 @@ type committed struct {
 // An expired ticket or session (blob errors 4, 11) or an expired batch
 // (14, 17) starts the upload over from the first byte; nothing is
 // committed before commit-batch-upload, so an interrupted upload leaves
-// no trace but an uncommitted batch the server drops. The SHA-256 of the
+// no trace but an uncommitted batch the server drops. If the answer to
+// commit-batch-upload is lost, the upload runs again; a new file then
+// meets itself (error 20) and is recognised by size and modification
+// time. The SHA-256 of the
 // bytes read is compared with commit-upload's content-hash before the
 // batch is committed.
 func (b *Backend) Upload(ctx context.Context, req remote.UploadRequest) (remote.Entry, error) {
@@ -90,12 +97,24 @@ func (b *Backend) Upload(ctx context.Context, req remote.UploadRequest) (remote.
 		}
 	}
 	var c committed
+	start := time.Now()
+	uncertain := false // a commit-batch-upload may have succeeded unseen
 	for attempt := 0; ; attempt++ {
 		err = b.sessions.do(ctx, t.modelServer, func(base, session string) error {
 			var err error
-			c, err = b.uploadOnce(ctx, base, session, t, req, progress)
+			c, err = b.uploadOnce(ctx, base, session, t, req, progress, &uncertain)
 			return err
 		})
+		if uncertain && remote.IsKind(err, remote.Exists) && t.conflict == conflictFail {
+			// A retry after a commit whose answer was lost finds the file
+			// it created. Accept a file of this size modified since the
+			// upload began (allowing for clock skew) as that commit.
+			if r, ferr := b.findUploaded(ctx, t, committed{}); ferr == nil && int64(r.Size) == req.Size &&
+				time.UnixMilli(int64(r.ModifiedDate)).After(start.Add(-commitSkew)) {
+				b.log.Warn("the answer to an upload commit was lost; the file it committed is taken as uploaded", "path", t.path, "id", r.ID)
+				c, err = committed{blobID: r.ID}, nil
+			}
+		}
 		code := blobCode(err)
 		if err == nil || attempt >= maxUploadRestarts || (code != blobUploadSessionNotFound && code != blobNamespaceNotFound) {
 			break
@@ -160,7 +179,7 @@ func (b *Backend) uploadTarget(ctx context.Context, req remote.UploadRequest) (u
 }
 
 // uploadOnce runs one complete batch upload in one blob-server session.
-func (b *Backend) uploadOnce(ctx context.Context, base, session string, t uploadTarget, req remote.UploadRequest, progress func(int64)) (committed, error) {
+func (b *Backend) uploadOnce(ctx context.Context, base, session string, t uploadTarget, req remote.UploadRequest, progress func(int64), uncertain *bool) (committed, error) {
 	batch, err := b.bs.BeginBatchUpload(ctx, base, session, "bimfs: "+t.blobName)
 	if err != nil {
 		return committed{}, err
@@ -183,6 +202,10 @@ func (b *Backend) uploadOnce(ctx context.Context, base, session string, t upload
 	}
 	list, err := b.bs.CommitBatchUpload(ctx, base, session, batch.ID, t.conflict)
 	if err != nil {
+		var re *remote.Error
+		if errors.As(err, &re) && (re.Status == 0 || (re.Status >= 500 && re.Status != 503)) {
+			*uncertain = true
+		}
 		return committed{}, err
 	}
 	c := committed{}

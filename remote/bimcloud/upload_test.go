@@ -372,3 +372,51 @@ func BenchmarkUpload(bm *testing.B) {
 		existing = e.ID
 	}
 }
+
+// losing sends requests but, once, drops the answer of the first
+// request whose path ends with suffix: the server acted, the client
+// cannot know.
+type losing struct {
+	base   http.RoundTripper
+	suffix string
+	once   sync.Once
+}
+
+func (l *losing) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(req)
+	if err == nil && strings.HasSuffix(req.URL.Path, l.suffix) {
+		lost := false
+		l.once.Do(func() { lost = true })
+		if lost {
+			resp.Body.Close()
+			return nil, io.ErrUnexpectedEOF
+		}
+	}
+	return resp, err
+}
+
+// TestUploadLostCommitAnswer: the upload is repeated and the file the
+// first commit created is recognised instead of reported as Exists.
+func TestUploadLostCommitAnswer(t *testing.T) {
+	s := newServer(t, emulator.Options{})
+	b := writable(t, s, func(c *Config) {
+		c.HTTP = &http.Client{Transport: &losing{base: c.HTTP.Transport, suffix: "/commit-batch-upload"}}
+	})
+	data := []byte("committed once")
+	e, err := b.Upload(t.Context(), remote.UploadRequest{Parent: RootID, Name: "lost.txt", Size: int64(len(data)), Content: content(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := s.Lookup("Project Root/lost.txt")
+	if e.ID != remote.ID(id) || s.Counters()["commit-batch-upload"] != 2 {
+		t.Fatalf("entry %+v, tree id %s, counters %v", e, id, s.Counters())
+	}
+	mustRead(t, b, e, data)
+	// A file of another size is someone else's: Exists.
+	s.AddBlob(emulator.RootID, "taken.txt", emulator.Bytes([]byte("someone else's")), "")
+	b2 := writable(t, s, func(c *Config) {
+		c.HTTP = &http.Client{Transport: &losing{base: c.HTTP.Transport, suffix: "/commit-batch-upload"}}
+	})
+	_, err = b2.Upload(t.Context(), remote.UploadRequest{Parent: RootID, Name: "taken.txt", Size: 3, Content: content([]byte("abc"))})
+	mustKind(t, err, remote.Exists)
+}
