@@ -121,6 +121,9 @@ func (s *Server) handleDeleteByIDList(w http.ResponseWriter, r *http.Request, c 
 			return
 		}
 	}
+	for id := range s.jobs {
+		s.liveJob(id, c.opts) // forgets jobs finished long ago
+	}
 	now := time.Now()
 	j := &job{id: s.newUUID(), authorID: c.userID, ids: append([]string(nil), req.IDs...), status: JobStarting, startedOn: now, progressedOn: now}
 	s.jobs[j.id] = j

@@ -125,6 +125,7 @@ func (s *Server) handleBeginBatch(w http.ResponseWriter, r *http.Request, bs *bl
 		writeBlobError(w, StatusBIMcloudError, op, BlobErrSessionNotFound, "Session not found.")
 		return
 	}
+	s.sweepUploads()
 	now := time.Now()
 	b := &batch{
 		id: s.newUUID(), namespace: s.newUUID(), description: q.Get("description"),
@@ -139,6 +140,22 @@ func (s *Server) handleBeginBatch(w http.ResponseWriter, r *http.Request, bs *bl
 	}}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, ctBatchSession, body)
+}
+
+// sweepUploads forgets expired batches and their uploads, so a long-running
+// emulator does not keep abandoned parts. Callers hold s.mu.
+func (s *Server) sweepUploads() {
+	now := time.Now()
+	for id, b := range s.batches {
+		if now.Before(b.exp) {
+			continue
+		}
+		delete(s.batches, id)
+		delete(s.namespaces, b.namespace)
+		for _, u := range b.uploads {
+			delete(s.uploads, u.id)
+		}
+	}
 }
 
 // liveBatch returns a batch of session sid that has not expired. Callers
