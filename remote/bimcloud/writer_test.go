@@ -332,3 +332,36 @@ func TestWritesUnder503(t *testing.T) {
 		t.Fatal("no 503 was injected; the test proves nothing")
 	}
 }
+
+// TestWatchSeesWrites: the backend's own uploads, moves and deletes come
+// back through the change feed as changes of the right folders.
+func TestWatchSeesWrites(t *testing.T) {
+	s := newServer(t, emulator.Options{})
+	a := remote.ID(s.AddFolder(emulator.RootID, "A"))
+	c := remote.ID(s.AddFolder(emulator.RootID, "C"))
+	b, _ := loggedIn(t, s)
+	ch := watch(t, b)
+	if got := next(t, ch); !sameChanges(got, []remote.Change{{}}) {
+		t.Fatalf("first batch %+v", got)
+	}
+	ctx := t.Context()
+	e, err := b.Upload(ctx, remote.UploadRequest{Parent: a, Name: "f.txt", Size: 1, Content: content([]byte("x"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, ch); !sameChanges(got, []remote.Change{{Dir: a, ID: e.ID}}) {
+		t.Fatalf("after upload %+v", got)
+	}
+	if _, err := b.Rename(ctx, e.ID, c, "f.txt", ""); err != nil { // one feed entry
+		t.Fatal(err)
+	}
+	if got := next(t, ch); !sameChanges(got, []remote.Change{{Dir: a, ID: e.ID, Deleted: true}, {Dir: c, ID: e.ID}}) {
+		t.Fatalf("after move %+v", got)
+	}
+	if err := b.Remove(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, ch); !sameChanges(got, []remote.Change{{Dir: c, ID: e.ID, Deleted: true}}) {
+		t.Fatalf("after remove %+v", got)
+	}
+}
