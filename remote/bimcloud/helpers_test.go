@@ -2,7 +2,6 @@ package bimcloud
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -114,5 +113,3 @@ func byName(es []remote.Entry) map[string]remote.Entry {
 	}
 	return m
 }
-
-func bg() context.Context { return context.Background() }

@@ -42,7 +42,6 @@ type uploadTarget struct {
 	modelServer string // hosting blob server
 	conflict    string // conflictOverwrite or conflictFail
 	existing    string // ID of the file being overwritten, if known
-	name        string // requested name
 }
 
 // committed is what commit-batch-upload said about the file.
@@ -130,7 +129,7 @@ func (b *Backend) Upload(ctx context.Context, req remote.UploadRequest) (remote.
 // uploadTarget finds the path, blob server and conflict behaviour of req.
 func (b *Backend) uploadTarget(ctx context.Context, req remote.UploadRequest) (uploadTarget, error) {
 	const op = "bimcloud.Upload"
-	t := uploadTarget{name: req.Name}
+	var t uploadTarget
 	if req.Existing != "" {
 		r, err := b.mgr.GetResource(ctx, string(req.Existing))
 		switch {

@@ -228,6 +228,7 @@ func TestTicketFormats(t *testing.T) {
 	}
 	// The quoted form itself is not a ticket.
 	st, b = h.api("POST", "ticket-generator/get-ticket", tok, nil, ticketRequest{Type: "freeTicket", Resources: []string{ms}, Format: "base64"})
+	h.must(st, b, nil)
 	st, b = h.createSession(base, "demo", string(b))
 	h.blobErr(st, b, http.StatusUnauthorized, BlobErrAuthenticationFailed)
 
