@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/bimcloud/emulator"
@@ -347,7 +348,8 @@ func TestConcurrentUploads(t *testing.T) {
 }
 
 // BenchmarkUpload measures Upload throughput against the emulator (parts
-// spilled to disk), with the default part size.
+// spilled to disk), with the default part size, and its ratio to
+// RawUpload.
 func BenchmarkUpload(bm *testing.B) {
 	const size = 128 << 20
 	s := emulator.New(emulator.Options{UploadDir: bm.TempDir()})
@@ -362,15 +364,30 @@ func BenchmarkUpload(bm *testing.B) {
 	}
 	defer b.Close()
 	src := emulator.Synthetic(1, size)
+	ms := s.DefaultModelServer()
 	var existing remote.ID
-	bm.SetBytes(size)
+	var client, raw time.Duration
+	n := 0
 	for bm.Loop() {
+		n++
+		start := time.Now()
 		e, err := b.Upload(bm.Context(), remote.UploadRequest{Parent: RootID, Name: "bench.bin", Existing: existing, Size: size, Content: src})
 		if err != nil {
 			bm.Fatal(err)
 		}
+		client += time.Since(start)
 		existing = e.ID
+		start = time.Now()
+		if _, err := RawUpload(bm.Context(), RawUploadRequest{BlobServerURL: s.BlobServerURL(ms), SessionID: s.Session(ms),
+			BlobName: "/raw.bin", Content: src, Size: size}); err != nil {
+			bm.Fatal(err)
+		}
+		raw += time.Since(start)
 	}
+	// Backend.Upload's throughput, and its time over a plain HTTP upload
+	// of the same bytes.
+	bm.ReportMetric(float64(size)*float64(n)/client.Seconds()/1e6, "client-MB/s")
+	bm.ReportMetric(float64(client)/float64(raw), "x-raw")
 }
 
 // losing sends requests but, once, drops the answer of the first
@@ -419,4 +436,23 @@ func TestUploadLostCommitAnswer(t *testing.T) {
 	})
 	_, err = b2.Upload(t.Context(), remote.UploadRequest{Parent: RootID, Name: "taken.txt", Size: 3, Content: content([]byte("abc"))})
 	mustKind(t, err, remote.Exists)
+}
+
+func TestRawUpload(t *testing.T) {
+	s := newServer(t, emulator.Options{})
+	ms := s.DefaultModelServer()
+	data := synthetic(8, 3000)
+	id, err := RawUpload(t.Context(), RawUploadRequest{BlobServerURL: s.BlobServerURL(ms), SessionID: s.Session(ms),
+		BlobName: "/raw/r.bin", Content: bytes.NewReader(data), Size: int64(len(data)), PartSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, ok := s.Blob(id)
+	got := make([]byte, len(data))
+	if ok {
+		info.Content.ReadAt(got, 0)
+	}
+	if !ok || info.Path != "Project Root/raw/r.bin" || !bytes.Equal(got, data) || s.Counters()["put-blob-content-part"] != 3 {
+		t.Fatalf("raw upload: %+v", info)
+	}
 }

@@ -321,3 +321,20 @@ func parseRange(h string, size int64) (start, end int64, ok bool) {
 		return start, end, true
 	}
 }
+
+// Session opens a blob-server session on modelServerID for the default
+// user without the ticket exchange, for benchmarks that measure the blob
+// server alone (bimcloud.RawUpload). It lasts SessionLifetime like any
+// other.
+func (s *Server) Session(modelServerID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.blobServers[modelServerID] == nil {
+		panic(fmt.Sprintf("emulator: unknown model server %q", modelServerID))
+	}
+	now := time.Now()
+	id := s.randomHex(16)
+	s.sessions[id] = &session{modelServerID: modelServerID, userID: userID(s.defaultUsername()), created: now, lastAccess: now,
+		exp: now.Add(s.opts.SessionLifetime)}
+	return id
+}
