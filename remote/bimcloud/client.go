@@ -67,9 +67,9 @@ type Config struct {
 	// PollInterval is the change-feed polling period; default
 	// DefaultPollInterval.
 	PollInterval time.Duration
-	// PartSize is the size of upload chunks (put-blob-content-part); one
-	// buffer of this size is held per upload in flight. Default
-	// DefaultPartSize.
+	// PartSize is the size of upload chunks (put-blob-content-part); two
+	// buffers of this size are held per upload in flight (one being sent,
+	// the next being read). Default DefaultPartSize.
 	PartSize int64
 	// JobPollInterval is how often RemoveAll polls its delete job; default
 	// DefaultJobPollInterval.

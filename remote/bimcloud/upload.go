@@ -52,7 +52,7 @@ type committed struct {
 
 // Upload stores req.Content with one batch upload on the blob server:
 // begin-batch-upload → begin-upload → put-blob-content-part (chunks of
-// Config.PartSize read from req.Content, one buffer per upload) →
+// Config.PartSize read from req.Content, two buffers per upload) →
 // commit-upload → commit-batch-upload, then finds the final file in the
 // Manager.
 //
@@ -220,28 +220,55 @@ func (b *Backend) uploadOnce(ctx context.Context, base, session string, t upload
 	return c, nil
 }
 
-// sendParts uploads req.Content in parts of Config.PartSize through one
-// reused buffer, so memory stays flat whatever the file size.
+// sendParts uploads req.Content in parts of Config.PartSize. Two buffers
+// are reused for the whole upload, so memory stays flat whatever the file
+// size: the next part is read and hashed while the current one is sent.
 func (b *Backend) sendParts(ctx context.Context, base, session, uploadID string, req remote.UploadRequest, sum hash.Hash, progress func(int64)) error {
-	const op = "bimcloud.Upload"
 	if req.Size == 0 {
 		return nil
 	}
-	buf := make([]byte, min(b.cfg.PartSize, req.Size))
-	for off := int64(0); off < req.Size; {
-		n := min(int64(len(buf)), req.Size-off)
-		chunk := buf[:n]
-		if k, err := req.Content.ReadAt(chunk, off); int64(k) < n {
-			if err == nil || errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+	size := min(b.cfg.PartSize, req.Size)
+	bufs := [2][]byte{make([]byte, size), make([]byte, size)}
+	// read fills bufs[i&1] with the part at off and hashes it. Reads run
+	// one at a time and in order, so the hash sees the bytes in order.
+	read := func(i int, off int64) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			n := min(size, req.Size-off)
+			chunk := bufs[i&1][:n]
+			k, err := req.Content.ReadAt(chunk, off)
+			if int64(k) < n {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+				done <- &remote.Error{Kind: remote.KindUnknown, Op: "bimcloud.Upload",
+					Message: "reading the content to upload at offset " + strconv.FormatInt(off, 10), Err: err}
+				return
 			}
-			return &remote.Error{Kind: remote.KindUnknown, Op: op, Message: "reading the content to upload at offset " + strconv.FormatInt(off, 10), Err: err}
-		}
-		sum.Write(chunk)
-		if err := b.putPart(ctx, base, session, uploadID, off, chunk); err != nil {
+			sum.Write(chunk)
+			done <- nil
+		}()
+		return done
+	}
+	pending := read(0, 0)
+	for i, off := 0, int64(0); off < req.Size; i++ {
+		if err := <-pending; err != nil {
 			return err
 		}
-		off += n
+		n := min(size, req.Size-off)
+		next := off + n
+		pending = nil
+		if next < req.Size {
+			pending = read(i+1, next)
+		}
+		err := b.putPart(ctx, base, session, uploadID, off, bufs[i&1][:n])
+		if err != nil {
+			if pending != nil {
+				<-pending // the reader must not outlive the buffers' use
+			}
+			return err
+		}
+		off = next
 		progress(off)
 	}
 	return nil
