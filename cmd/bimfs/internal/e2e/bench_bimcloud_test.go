@@ -2,17 +2,20 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
+	"github.com/bimfs/bimfs/remote/bimcloud"
 	bcemu "github.com/bimfs/bimfs/remote/bimcloud/emulator"
 )
 
@@ -121,5 +124,43 @@ func BenchmarkBIMcloudLsL(b *testing.B) {
 		b.ReportMetric(cold.Seconds(), "cold-s")
 		b.ReportMetric(warm.Seconds(), "warm-s")
 		b.Logf("ls -l 2,500 blobs: cold %v with %v; warm %v with %v", cold.Round(time.Millisecond), coldCalls, warm.Round(time.Millisecond), warmCalls)
+	}
+}
+
+// BenchmarkBIMcloudUpload: a 1 GiB cp onto the mount divided by a raw
+// batch upload of the same bytes with the same part size.
+func BenchmarkBIMcloudUpload(b *testing.B) {
+	const size = 1 << 30
+	local := makeLocalFile(b, size)
+	for i := 0; i < b.N; i++ {
+		opts := benchBCOptions()
+		opts.UploadDir = b.TempDir()
+		m := startMount(b, mountConfig{demo: demo.Options{BIMcloud: opts}, setup: func(d *demo.Demo) {
+			d.BIMcloud.AddFolder(bcemu.RootID, "Uploads")
+		}})
+		s := m.demo.BIMcloud
+		ms := s.DefaultModelServer()
+		f, _ := os.Open(local)
+		start := time.Now()
+		_, err := bimcloud.RawUpload(context.Background(), bimcloud.RawUploadRequest{
+			BlobServerURL: s.BlobServerURL(ms), SessionID: s.Session(ms), BlobName: "/Uploads/raw.bin",
+			Content: f, Size: size, PartSize: bimcloud.DefaultPartSize,
+		})
+		raw := time.Since(start)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		runCmd(b, "cp", local, m.bc("Uploads", "mounted.bin"))
+		mounted := time.Since(start)
+		if _, ok := s.Lookup("Project Root/Uploads/mounted.bin"); !ok {
+			b.Fatal("the upload did not create the blob")
+		}
+		b.ReportMetric(mibps(size, raw), "raw-MiB/s")
+		b.ReportMetric(mibps(size, mounted), "mount-MiB/s")
+		b.ReportMetric(raw.Seconds()/mounted.Seconds(), "mount/raw")
+		b.Logf("1 GiB upload: raw batch upload %v (%.0f MiB/s); cp onto the mount %v (%.2f× raw speed)",
+			raw.Round(time.Millisecond), mibps(size, raw), mounted.Round(time.Millisecond), raw.Seconds()/mounted.Seconds())
 	}
 }
