@@ -55,11 +55,17 @@ func (s *TokenStore) Save(tok *oauth2.Token) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(s.Path)
+	return writePrivate(s.Path, b)
+}
+
+// writePrivate replaces path atomically with b, readable only by its owner
+// (temp file with mode 0600, fsync, rename; directory mode 0700).
+func writePrivate(path string, b []byte) error {
+	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".token-*")
+	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return err
 	}
@@ -79,7 +85,7 @@ func (s *TokenStore) Save(tok *oauth2.Token) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), s.Path)
+	return os.Rename(f.Name(), path)
 }
 
 // Delete removes the stored token; a missing file is not an error.
