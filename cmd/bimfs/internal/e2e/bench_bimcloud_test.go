@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -78,23 +77,7 @@ func BenchmarkBIMcloudRead(b *testing.B) {
 		if rawBytes != benchFileSize {
 			b.Fatalf("raw read %d bytes", rawBytes)
 		}
-		p := m.bc("Bench", "big.pln")
-		start := time.Now()
-		if n := readAll(b, p); n != benchFileSize {
-			b.Fatalf("cold read %d bytes", n)
-		}
-		cold := time.Since(start)
-		start = time.Now()
-		readAll(b, p)
-		warm := time.Since(start)
-		b.ReportMetric(mibps(rawBytes, rawTime), "raw-MiB/s")
-		b.ReportMetric(mibps(benchFileSize, cold), "cold-MiB/s")
-		b.ReportMetric(mibps(benchFileSize, warm), "warm-MiB/s")
-		b.ReportMetric(rawTime.Seconds()/cold.Seconds(), "cold/raw")
-		b.ReportMetric(rawTime.Seconds()/warm.Seconds(), "warm/raw")
-		b.Logf("1 GiB blob: plain get-blob-content %v (%.0f MiB/s); mount cold %v (%.2f× HTTP speed); warm %v (%.2f× HTTP speed)",
-			rawTime.Round(time.Millisecond), mibps(rawBytes, rawTime), cold.Round(time.Millisecond),
-			rawTime.Seconds()/cold.Seconds(), warm.Round(time.Millisecond), rawTime.Seconds()/warm.Seconds())
+		reportReads(b, "1 GiB blob", "plain get-blob-content", m.bc("Bench", "big.pln"), rawTime, rawBytes)
 	}
 }
 
@@ -108,22 +91,7 @@ func BenchmarkBIMcloudLsL(b *testing.B) {
 				d.BIMcloud.AddBlob(dir, fmt.Sprintf("part-%04d.ifc", j), bcemu.Synthetic(int64(j), int64(j)), "")
 			}
 		}})
-		dir := m.bc("Many")
-		lsl := func() (time.Duration, map[string]int64) {
-			m.demo.BIMcloud.ResetCounters()
-			start := time.Now()
-			out, err := exec.Command("ls", "-l", dir).Output()
-			if err != nil || strings.Count(string(out), "part-") != 2500 {
-				b.Fatalf("ls -l: %v", err)
-			}
-			return time.Since(start), m.demo.BIMcloud.Counters()
-		}
-		exec.Command("stat", m.bc()).Run()
-		cold, coldCalls := lsl()
-		warm, warmCalls := lsl()
-		b.ReportMetric(cold.Seconds(), "cold-s")
-		b.ReportMetric(warm.Seconds(), "warm-s")
-		b.Logf("ls -l 2,500 blobs: cold %v with %v; warm %v with %v", cold.Round(time.Millisecond), coldCalls, warm.Round(time.Millisecond), warmCalls)
+		reportLsL(b, "2,500 blobs", m.bc("Many"), "part-", 2500, m.demo.BIMcloud.ResetCounters, m.demo.BIMcloud.Counters)
 	}
 }
 
