@@ -135,6 +135,10 @@ type Options struct {
 	// in the staging directory; the upload then runs in the background.
 	// By default close waits for the upload and reports its failure.
 	AsyncWriteback bool
+	// NoXattrs answers ENOSYS to extended-attribute requests, which makes
+	// the kernel stop sending them: `ls -l` then costs no GETXATTR round
+	// trip per file, at the price of the user.bimfs.upload attribute.
+	NoXattrs bool
 	// UploadRetry is the delay before the first background retry of a
 	// failed upload; later retries back off exponentially. Zero means
 	// writeback.DefaultRetryBase.

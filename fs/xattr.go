@@ -19,7 +19,8 @@ import (
 //
 // All answers come from memory. The kernel asks for two attributes per
 // file in ls -l; answering ENOSYS once would make it stop asking, but
-// would also disable the attribute above for the whole mount.
+// would also disable the attribute above for the whole mount. Options.NoXattrs
+// makes that trade for users who list huge folders and do not need it.
 
 // xattrUpload is the name of the upload-state attribute.
 const xattrUpload = "user.bimfs.upload"
@@ -65,6 +66,9 @@ func xattrReply(value string, dest []byte) (uint32, syscall.Errno) {
 
 // Getxattr implements fusefs.NodeGetxattrer.
 func (f *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if f.acct.fsys.opts.NoXattrs {
+		return 0, syscall.ENOSYS
+	}
 	if attr != xattrUpload {
 		return 0, syscall.ENODATA
 	}
@@ -73,6 +77,9 @@ func (f *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 
 // Listxattr implements fusefs.NodeListxattrer.
 func (f *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if f.acct.fsys.opts.NoXattrs {
+		return 0, syscall.ENOSYS
+	}
 	return xattrReply(xattrUpload+"\x00", dest)
 }
 

@@ -84,6 +84,10 @@ type Options struct {
 	// committed the content.
 	AsyncWriteback bool
 
+	// NoXattrs turns extended attributes off (`-o noxattr`): `ls -l` of
+	// huge folders gets faster, user.bimfs.upload goes away.
+	NoXattrs bool
+
 	AllowOther bool
 	Debug      bool
 	// InsecureSkipVerify turns TLS certificate checks off. Only for test

@@ -36,6 +36,7 @@ var setters = map[string]func(o *Options, v string) error{
 		}
 		return nil
 	},
+	"noxattr":              boolSetter(func(o *Options) *bool { return &o.NoXattrs }),
 	"allow_other":          boolSetter(func(o *Options) *bool { return &o.AllowOther }),
 	"debug":                boolSetter(func(o *Options) *bool { return &o.Debug }),
 	"insecure_skip_verify": boolSetter(func(o *Options) *bool { return &o.InsecureSkipVerify }),

@@ -101,6 +101,7 @@ func runMount(args []string) error {
 		MetadataTTL:     opts.MetadataTTL,
 		StagingDir:      filepath.Join(opts.CacheDir, "staging"),
 		AsyncWriteback:  opts.AsyncWriteback,
+		NoXattrs:        opts.NoXattrs,
 		Cache:           c,
 		Logger:          log,
 		Debug:           opts.Debug,
