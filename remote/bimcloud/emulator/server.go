@@ -103,37 +103,32 @@ type Options struct {
 	Users map[string]string
 }
 
+// withDefaults returns o with every unset knob at its default. Users is
+// copied so that later changes to the caller's map do not reach a running
+// server.
 func (o Options) withDefaults() Options {
-	if o.TokenLifetime <= 0 {
-		o.TokenLifetime = DefaultTokenLifetime
-	}
-	if o.TicketLifetime <= 0 {
-		o.TicketLifetime = DefaultTicketLifetime
-	}
-	if o.SessionLifetime <= 0 {
-		o.SessionLifetime = DefaultSessionLifetime
-	}
-	if o.PageCap <= 0 {
-		o.PageCap = DefaultPageCap
-	}
-	if o.UploadLifetime <= 0 {
-		o.UploadLifetime = DefaultUploadLifetime
-	}
-	if o.MaxPartSize <= 0 {
-		o.MaxPartSize = DefaultMaxPartSize
-	}
-	if o.JobDuration <= 0 {
-		o.JobDuration = DefaultJobDuration
-	}
-	if o.JobRetention <= 0 {
-		o.JobRetention = DefaultJobRetention
-	}
+	positiveOr(&o.TokenLifetime, DefaultTokenLifetime)
+	positiveOr(&o.TicketLifetime, DefaultTicketLifetime)
+	positiveOr(&o.SessionLifetime, DefaultSessionLifetime)
+	positiveOr(&o.PageCap, DefaultPageCap)
+	positiveOr(&o.UploadLifetime, DefaultUploadLifetime)
+	positiveOr(&o.MaxPartSize, DefaultMaxPartSize)
+	positiveOr(&o.JobDuration, DefaultJobDuration)
+	positiveOr(&o.JobRetention, DefaultJobRetention)
 	if len(o.Users) == 0 {
 		o.Users = map[string]string{DefaultUser: DefaultPassword}
 	} else {
 		o.Users = maps.Clone(o.Users)
 	}
 	return o
+}
+
+// positiveOr sets *v to def unless it is positive: a zero or negative
+// duration, cap or size in Options means "use the default".
+func positiveOr[T ~int | ~int64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Server is a running emulator. All methods are safe for concurrent use.
