@@ -55,9 +55,8 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, _ *call) 
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	p := st.projects[r.PathValue("project_id")]
+	p := s.pathProject(w, r)
 	if p == nil {
-		notFound(w, "project", r.PathValue("project_id"))
 		return
 	}
 	if cmd != extCommandCreateFolder || !p.commands {

@@ -228,6 +228,22 @@ func notFound(w http.ResponseWriter, what, id string) {
 	writeDMError(w, http.StatusNotFound, "NOT_FOUND", "Not Found", "The "+what+" "+id+" was not found")
 }
 
+// lookup returns m[id], or answers 404 for the named kind of resource and
+// returns nil when there is none.
+func lookup[T any](w http.ResponseWriter, m map[string]*T, what, id string) *T {
+	v := m[id]
+	if v == nil {
+		notFound(w, what, id)
+	}
+	return v
+}
+
+// pathProject resolves {project_id}, answering 404 itself; callers hold the
+// store lock (read or write).
+func (s *Server) pathProject(w http.ResponseWriter, r *http.Request) *project {
+	return lookup(w, s.st.projects, "project", r.PathValue("project_id"))
+}
+
 func badRequest(w http.ResponseWriter, detail string) {
 	writeDMError(w, http.StatusBadRequest, "BAD_INPUT", "Bad Request", detail)
 }
@@ -295,9 +311,8 @@ func (s *Server) handleProjects(w http.ResponseWriter, r *http.Request, _ *call)
 	ids := listFilter(r.URL.Query(), "filter[id]")
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
-	h := s.st.hubByID[r.PathValue("hub_id")]
+	h := lookup(w, s.st.hubByID, "hub", r.PathValue("hub_id"))
 	if h == nil {
-		notFound(w, "hub", r.PathValue("hub_id"))
 		return
 	}
 	lo, hi := pg.bounds(len(h.projects))
@@ -312,9 +327,8 @@ func (s *Server) handleProjects(w http.ResponseWriter, r *http.Request, _ *call)
 
 // hubProject resolves {hub_id} and {project_id}; callers hold the read lock.
 func (s *Server) hubProject(w http.ResponseWriter, r *http.Request) *project {
-	h := s.st.hubByID[r.PathValue("hub_id")]
+	h := lookup(w, s.st.hubByID, "hub", r.PathValue("hub_id"))
 	if h == nil {
-		notFound(w, "hub", r.PathValue("hub_id"))
 		return nil
 	}
 	p := s.st.projects[r.PathValue("project_id")]
@@ -353,17 +367,11 @@ func (s *Server) handleTopFolders(w http.ResponseWriter, r *http.Request, _ *cal
 // projectFolder resolves {project_id} and {folder_id}; callers hold the
 // read lock.
 func (s *Server) projectFolder(w http.ResponseWriter, r *http.Request) *folder {
-	p := s.st.projects[r.PathValue("project_id")]
+	p := s.pathProject(w, r)
 	if p == nil {
-		notFound(w, "project", r.PathValue("project_id"))
 		return nil
 	}
-	f := p.folders[r.PathValue("folder_id")]
-	if f == nil {
-		notFound(w, "folder", r.PathValue("folder_id"))
-		return nil
-	}
-	return f
+	return lookup(w, p.folders, "folder", r.PathValue("folder_id"))
 }
 
 // handleFolder implements GET /data/v1/projects/{project_id}/folders/{folder_id}.
@@ -449,17 +457,11 @@ func (s *Server) handleFolderContents(w http.ResponseWriter, r *http.Request, _ 
 
 // projectItem resolves {project_id} and {item_id}; callers hold the read lock.
 func (s *Server) projectItem(w http.ResponseWriter, r *http.Request) *item {
-	p := s.st.projects[r.PathValue("project_id")]
+	p := s.pathProject(w, r)
 	if p == nil {
-		notFound(w, "project", r.PathValue("project_id"))
 		return nil
 	}
-	it := p.items[r.PathValue("item_id")]
-	if it == nil {
-		notFound(w, "item", r.PathValue("item_id"))
-		return nil
-	}
-	return it
+	return lookup(w, p.items, "item", r.PathValue("item_id"))
 }
 
 // handleItem implements GET /data/v1/projects/{project_id}/items/{item_id}.
@@ -530,14 +532,12 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request, _ *call) 
 	rd := s.renderer()
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
-	p := s.st.projects[r.PathValue("project_id")]
+	p := s.pathProject(w, r)
 	if p == nil {
-		notFound(w, "project", r.PathValue("project_id"))
 		return
 	}
-	v := p.versions[r.PathValue("version_id")]
+	v := lookup(w, p.versions, "version", r.PathValue("version_id"))
 	if v == nil {
-		notFound(w, "version", r.PathValue("version_id"))
 		return
 	}
 	res := rd.version(v)

@@ -93,9 +93,8 @@ func (s *Server) handleCreateFolder(w http.ResponseWriter, r *http.Request, _ *c
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	p := st.projects[r.PathValue("project_id")]
+	p := s.pathProject(w, r)
 	if p == nil {
-		notFound(w, "project", r.PathValue("project_id"))
 		return
 	}
 	parent, problem := st.checkNewFolder(p, in.Data, map[*folder][]string{})

@@ -136,9 +136,8 @@ func (s *Server) handleCreateItem(w http.ResponseWriter, r *http.Request, _ *cal
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	p := st.projects[r.PathValue("project_id")]
+	p := s.pathProject(w, r)
 	if p == nil {
-		notFound(w, "project", r.PathValue("project_id"))
 		return
 	}
 	f := p.folders[parent.ID]
@@ -259,15 +258,13 @@ func (s *Server) handleCreateVersion(w http.ResponseWriter, r *http.Request, _ *
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	p := st.projects[r.PathValue("project_id")]
+	p := s.pathProject(w, r)
 	if p == nil {
-		notFound(w, "project", r.PathValue("project_id"))
 		return
 	}
 	var it *item
 	if itemRef != nil && itemRef.ID != "" {
-		if it = p.items[itemRef.ID]; it == nil {
-			notFound(w, "item", itemRef.ID)
+		if it = lookup(w, p.items, "item", itemRef.ID); it == nil {
 			return
 		}
 	}

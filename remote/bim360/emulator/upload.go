@@ -77,21 +77,18 @@ func (s *Server) handleCreateStorage(w http.ResponseWriter, r *http.Request, _ *
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	p := st.projects[r.PathValue("project_id")]
+	p := s.pathProject(w, r)
 	if p == nil {
-		notFound(w, "project", r.PathValue("project_id"))
 		return
 	}
 	var f *folder
 	if tgt.Type == "folders" {
-		if f = p.folders[tgt.ID]; f == nil {
-			notFound(w, "folder", tgt.ID)
+		if f = lookup(w, p.folders, "folder", tgt.ID); f == nil {
 			return
 		}
 	} else {
-		it := p.items[tgt.ID]
+		it := lookup(w, p.items, "item", tgt.ID)
 		if it == nil {
-			notFound(w, "item", tgt.ID)
 			return
 		}
 		f = it.parent
