@@ -75,14 +75,33 @@ func compileCriterion(raw any) (matcher, error) {
 		}
 		all = append(all, m)
 	}
+	return allOf(all), nil
+}
+
+// allOf matches a resource that every one of ms matches (any resource,
+// when ms is empty).
+func allOf(ms []matcher) matcher {
 	return func(res *resourceJSON) bool {
-		for _, m := range all {
+		for _, m := range ms {
 			if !m(res) {
 				return false
 			}
 		}
 		return true
-	}, nil
+	}
+}
+
+// anyOf matches a resource that at least one of ms matches (none, when ms
+// is empty).
+func anyOf(ms []matcher) matcher {
+	return func(res *resourceJSON) bool {
+		for _, m := range ms {
+			if m(res) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func compileOperator(op string, arg any) (matcher, error) {
@@ -100,15 +119,10 @@ func compileOperator(op string, arg any) (matcher, error) {
 			}
 			subs = append(subs, m)
 		}
-		and := op == "$and"
-		return func(res *resourceJSON) bool {
-			for _, m := range subs {
-				if m(res) != and {
-					return !and
-				}
-			}
-			return and
-		}, nil
+		if op == "$and" {
+			return allOf(subs), nil
+		}
+		return anyOf(subs), nil
 	case "$not":
 		m, err := compileCriterion(arg)
 		if err != nil {
@@ -131,14 +145,7 @@ func compileOperator(op string, arg any) (matcher, error) {
 			}
 			all = append(all, m)
 		}
-		return func(res *resourceJSON) bool {
-			for _, m := range all {
-				if !m(res) {
-					return false
-				}
-			}
-			return true
-		}, nil
+		return allOf(all), nil
 	}
 	return nil, fmt.Errorf("unknown operator %q", op)
 }
