@@ -196,7 +196,7 @@ func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request, b *blo
 	}
 	s.mu.Unlock()
 	if ss == nil {
-		writeBlobError(w, StatusBIMcloudError, "session-service-get-session", BlobErrSessionNotFound, "Session not found.")
+		writeSessionNotFound(w, "session-service-get-session")
 		return
 	}
 	writeJSON(w, http.StatusOK, ctSession, body)
@@ -212,7 +212,7 @@ func (s *Server) handleCloseSession(w http.ResponseWriter, r *http.Request, b *b
 	}
 	s.mu.Unlock()
 	if ss == nil {
-		writeBlobError(w, StatusBIMcloudError, "session-service-close-session", BlobErrSessionNotFound, "Session not found.")
+		writeSessionNotFound(w, "session-service-close-session")
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -254,7 +254,7 @@ func (s *Server) handleBlobContent(w http.ResponseWriter, r *http.Request, b *bl
 	s.mu.Unlock()
 	switch {
 	case ss == nil:
-		writeBlobError(w, StatusBIMcloudError, op, BlobErrSessionNotFound, "Session not found.")
+		writeSessionNotFound(w, op)
 		return
 	case c == nil:
 		writeBlobError(w, StatusBIMcloudError, op, BlobErrBlobNotFound, "Blob not found: "+q.Get("blob-id"))

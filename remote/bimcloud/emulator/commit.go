@@ -89,7 +89,7 @@ func (s *Server) handleCommitBatch(w http.ResponseWriter, r *http.Request, bs *b
 	defer s.mu.Unlock()
 	sid := q.Get("session-id")
 	if s.useSession(sid, bs, o) == nil {
-		writeBlobError(w, StatusBIMcloudError, op, BlobErrSessionNotFound, "Session not found.")
+		writeSessionNotFound(w, op)
 		return
 	}
 	b := s.liveBatch(s.batches[q.Get("batch-upload-session-id")], sid)

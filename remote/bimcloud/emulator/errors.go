@@ -146,3 +146,9 @@ func writeBlobError(w http.ResponseWriter, status int, op string, code int, msg 
 		},
 	})
 }
+
+// writeSessionNotFound answers a blob-server call whose session-id names no
+// live session of that model server: 430, error 11 (SessionNotFound).
+func writeSessionNotFound(w http.ResponseWriter, op string) {
+	writeBlobError(w, StatusBIMcloudError, op, BlobErrSessionNotFound, "Session not found.")
+}

@@ -122,7 +122,7 @@ func (s *Server) handleBeginBatch(w http.ResponseWriter, r *http.Request, bs *bl
 	ss := s.useSession(q.Get("session-id"), bs, o)
 	if ss == nil {
 		s.mu.Unlock()
-		writeBlobError(w, StatusBIMcloudError, op, BlobErrSessionNotFound, "Session not found.")
+		writeSessionNotFound(w, op)
 		return
 	}
 	s.sweepUploads()
@@ -202,7 +202,7 @@ func (s *Server) handleBeginUpload(w http.ResponseWriter, r *http.Request, bs *b
 	defer s.mu.Unlock()
 	sid := q.Get("session-id")
 	if s.useSession(sid, bs, o) == nil {
-		writeBlobError(w, StatusBIMcloudError, op, BlobErrSessionNotFound, "Session not found.")
+		writeSessionNotFound(w, op)
 		return
 	}
 	b := s.liveBatch(s.namespaces[q.Get("namespace-name")], sid)
@@ -244,6 +244,21 @@ func (s *Server) liveUpload(id, sid string) *upload {
 	return u
 }
 
+// uploadFound reports whether a call naming an upload session found both
+// its session (ss) and the live upload (u). If not, it answers error 11
+// (SessionNotFound) or 14 (UploadSessionNotFound), in that order.
+func uploadFound(w http.ResponseWriter, op string, ss *session, u *upload, uploadID string) bool {
+	switch {
+	case ss == nil:
+		writeSessionNotFound(w, op)
+		return false
+	case u == nil:
+		writeBlobError(w, StatusBIMcloudError, op, BlobErrUploadSessionNotFound, "Upload session not found: "+uploadID)
+		return false
+	}
+	return true
+}
+
 // handlePutPart serves put-blob-content-part?session-id=&upload-session-id=&offset=&length=.
 //
 // Deviation: the spec declares a multipart/form-data body; blobserverapi.py
@@ -269,12 +284,7 @@ func (s *Server) handlePutPart(w http.ResponseWriter, r *http.Request, bs *blobS
 		touchUpload(u, u.b, o)
 	}
 	s.mu.Unlock()
-	switch {
-	case ss == nil:
-		writeBlobError(w, StatusBIMcloudError, op, BlobErrSessionNotFound, "Session not found.")
-		return
-	case u == nil:
-		writeBlobError(w, StatusBIMcloudError, op, BlobErrUploadSessionNotFound, "Upload session not found: "+q.Get("upload-session-id"))
+	if !uploadFound(w, op, ss, u, q.Get("upload-session-id")) {
 		return
 	}
 	body, err := partBody(r)
@@ -330,12 +340,7 @@ func (s *Server) handleCommitUpload(w http.ResponseWriter, r *http.Request, bs *
 		u = nil
 	}
 	s.mu.Unlock()
-	switch {
-	case ss == nil:
-		writeBlobError(w, StatusBIMcloudError, op, BlobErrSessionNotFound, "Session not found.")
-		return
-	case u == nil:
-		writeBlobError(w, StatusBIMcloudError, op, BlobErrUploadSessionNotFound, "Upload session not found: "+q.Get("upload-session-id"))
+	if !uploadFound(w, op, ss, u, q.Get("upload-session-id")) {
 		return
 	}
 	c, sum, err := u.parts.seal()
