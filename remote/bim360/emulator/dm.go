@@ -77,6 +77,15 @@ func (rd renderer) project(p *project) resource {
 	}
 }
 
+// refsAndLinks returns the refs and links relationships that folders, items
+// and versions all carry, under the resource's own path self.
+func (rd renderer) refsAndLinks(self string) (refs refsRel, links selfRel) {
+	refs.Links.Self = rd.link(self + "/relationships/refs")
+	refs.Links.Related = rd.link(self + "/refs")
+	links.Links.Self = rd.link(self + "/relationships/links")
+	return refs, links
+}
+
 func (rd renderer) folder(f *folder) resource {
 	p := f.project
 	self := projectPath(p) + "/folders/" + encodeID(f.id)
@@ -87,15 +96,12 @@ func (rd renderer) folder(f *folder) resource {
 	if f.parent != nil {
 		rels.Parent.Data = &typeID{"folders", f.parent.id}
 	}
-	rels.Refs.Links.Self = rd.link(self + "/relationships/refs")
-	rels.Refs.Links.Related = rd.link(self + "/refs")
-	rels.Links.Links.Self = rd.link(self + "/relationships/links")
+	rels.Refs, rels.Links = rd.refsAndLinks(self)
 	return resource{
 		Type: "folders", ID: f.id,
 		Attributes: folderAttributes{
 			Name: f.name, DisplayName: f.name, ObjectCount: f.visibleCount(),
-			CreateTime: dmTime(f.created), CreateUserID: demoUserID, CreateUserName: demoUserName,
-			LastModifiedTime: dmTime(f.modified), LastModifiedUserID: demoUserID, LastModifiedUserName: demoUserName,
+			auditAttributes:        demoAudit(f.created, f.modified),
 			LastModifiedTimeRollup: dmTime(f.rollup()), Hidden: f.hidden, Extension: rd.ext(extFolder),
 		},
 		Links:         selfLinks{Self: rd.link(self), WebView: rd.webView(p, f)},
@@ -108,10 +114,10 @@ func (rd renderer) item(it *item, withPath bool) resource {
 	self := projectPath(p) + "/items/" + encodeID(it.id)
 	tip := it.tip()
 	attrs := itemAttributes{
-		DisplayName: it.displayName(),
-		CreateTime:  dmTime(it.created), CreateUserID: demoUserID, CreateUserName: demoUserName,
-		LastModifiedTime: dmTime(it.modified), LastModifiedUserID: demoUserID, LastModifiedUserName: demoUserName,
-		Hidden: it.hidden, Extension: rd.ext(extItem),
+		DisplayName:     it.displayName(),
+		auditAttributes: demoAudit(it.created, it.modified),
+		Hidden:          it.hidden,
+		Extension:       rd.ext(extItem),
 	}
 	if withPath {
 		attrs.PathInProject = it.parent.pathInProject()
@@ -121,9 +127,7 @@ func (rd renderer) item(it *item, withPath bool) resource {
 		Versions: linksOnly{relatedLinks{rd.link(self + "/versions")}},
 		Parent:   rel{Data: &typeID{"folders", it.parent.id}, Links: &relatedLinks{rd.link(self + "/parent")}},
 	}
-	rels.Refs.Links.Self = rd.link(self + "/relationships/refs")
-	rels.Refs.Links.Related = rd.link(self + "/refs")
-	rels.Links.Links.Self = rd.link(self + "/relationships/links")
+	rels.Refs, rels.Links = rd.refsAndLinks(self)
 	return resource{
 		Type: "items", ID: it.id, Attributes: attrs,
 		Links:         selfLinks{Self: rd.link(self), WebView: rd.webView(p, it.parent)},
@@ -137,16 +141,13 @@ func (rd renderer) version(v *version) resource {
 	self := projectPath(p) + "/versions/" + encodeID(v.id)
 	attrs := versionAttributes{
 		Name: v.name, DisplayName: v.name, VersionNumber: v.number,
-		CreateTime: dmTime(v.created), CreateUserID: demoUserID, CreateUserName: demoUserName,
-		LastModifiedTime: dmTime(v.created), LastModifiedUserID: demoUserID, LastModifiedUserName: demoUserName,
-		Extension: rd.ext(v.ext),
+		auditAttributes: demoAudit(v.created, v.created),
+		Extension:       rd.ext(v.ext),
 	}
 	rels := versionRelationships{
 		Item: rel{Data: &typeID{"items", it.id}, Links: &relatedLinks{rd.link(projectPath(p) + "/items/" + encodeID(it.id))}},
 	}
-	rels.Refs.Links.Self = rd.link(self + "/relationships/refs")
-	rels.Refs.Links.Related = rd.link(self + "/refs")
-	rels.Links.Links.Self = rd.link(self + "/relationships/links")
+	rels.Refs, rels.Links = rd.refsAndLinks(self)
 	if o := v.object; o != nil {
 		size := o.content.Size()
 		attrs.StorageSize = &size

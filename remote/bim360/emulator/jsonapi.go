@@ -110,16 +110,32 @@ type projectRelationships struct {
 	TopFolders linksOnly `json:"topFolders"`
 }
 
+// auditAttributes are the creation and modification fields that folder,
+// item and version attributes share. Embedded without a tag, encoding/json
+// writes them inline, in this order, where the embedding stands.
+type auditAttributes struct {
+	CreateTime           string `json:"createTime"`
+	CreateUserID         string `json:"createUserId"`
+	CreateUserName       string `json:"createUserName"`
+	LastModifiedTime     string `json:"lastModifiedTime"`
+	LastModifiedUserID   string `json:"lastModifiedUserId"`
+	LastModifiedUserName string `json:"lastModifiedUserName"`
+}
+
+// demoAudit is the audit block of a resource created and last modified at
+// the given times, by the emulator's one user.
+func demoAudit(created, modified time.Time) auditAttributes {
+	return auditAttributes{
+		CreateTime: dmTime(created), CreateUserID: demoUserID, CreateUserName: demoUserName,
+		LastModifiedTime: dmTime(modified), LastModifiedUserID: demoUserID, LastModifiedUserName: demoUserName,
+	}
+}
+
 type folderAttributes struct {
-	Name                   string    `json:"name"`
-	DisplayName            string    `json:"displayName"`
-	ObjectCount            int       `json:"objectCount"`
-	CreateTime             string    `json:"createTime"`
-	CreateUserID           string    `json:"createUserId"`
-	CreateUserName         string    `json:"createUserName"`
-	LastModifiedTime       string    `json:"lastModifiedTime"`
-	LastModifiedUserID     string    `json:"lastModifiedUserId"`
-	LastModifiedUserName   string    `json:"lastModifiedUserName"`
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+	ObjectCount int    `json:"objectCount"`
+	auditAttributes
 	LastModifiedTimeRollup string    `json:"lastModifiedTimeRollup"`
 	Hidden                 bool      `json:"hidden"`
 	Extension              extension `json:"extension"`
@@ -133,17 +149,12 @@ type folderRelationships struct {
 }
 
 type itemAttributes struct {
-	DisplayName          string    `json:"displayName"`
-	CreateTime           string    `json:"createTime"`
-	CreateUserID         string    `json:"createUserId"`
-	CreateUserName       string    `json:"createUserName"`
-	LastModifiedTime     string    `json:"lastModifiedTime"`
-	LastModifiedUserID   string    `json:"lastModifiedUserId"`
-	LastModifiedUserName string    `json:"lastModifiedUserName"`
-	Hidden               bool      `json:"hidden"`
-	Reserved             bool      `json:"reserved"`
-	Extension            extension `json:"extension"`
-	PathInProject        string    `json:"pathInProject,omitempty"`
+	DisplayName string `json:"displayName"`
+	auditAttributes
+	Hidden        bool      `json:"hidden"`
+	Reserved      bool      `json:"reserved"`
+	Extension     extension `json:"extension"`
+	PathInProject string    `json:"pathInProject,omitempty"`
 }
 
 type itemRelationships struct {
@@ -155,19 +166,14 @@ type itemRelationships struct {
 }
 
 type versionAttributes struct {
-	Name                 string    `json:"name"`
-	DisplayName          string    `json:"displayName"`
-	VersionNumber        int       `json:"versionNumber"`
-	CreateTime           string    `json:"createTime"`
-	CreateUserID         string    `json:"createUserId"`
-	CreateUserName       string    `json:"createUserName"`
-	LastModifiedTime     string    `json:"lastModifiedTime"`
-	LastModifiedUserID   string    `json:"lastModifiedUserId"`
-	LastModifiedUserName string    `json:"lastModifiedUserName"`
-	MimeType             string    `json:"mimeType,omitempty"`
-	FileType             string    `json:"fileType,omitempty"`
-	StorageSize          *int64    `json:"storageSize,omitempty"`
-	Extension            extension `json:"extension"`
+	Name          string `json:"name"`
+	DisplayName   string `json:"displayName"`
+	VersionNumber int    `json:"versionNumber"`
+	auditAttributes
+	MimeType    string    `json:"mimeType,omitempty"`
+	FileType    string    `json:"fileType,omitempty"`
+	StorageSize *int64    `json:"storageSize,omitempty"`
+	Extension   extension `json:"extension"`
 }
 
 type versionRelationships struct {
