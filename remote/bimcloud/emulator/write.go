@@ -59,12 +59,11 @@ func (s *Server) handleInsertGroup(w http.ResponseWriter, r *http.Request, _ cal
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	parent := s.store.nodes[parentID]
-	switch {
-	case parent == nil || !parent.isFolder():
-		writeManagerError(w, ErrEntityNotFound, "No resource group found by %q", parentID)
+	parent := s.findGroup(w, parentID)
+	if parent == nil {
 		return
-	case parent.childNamed(req.Name) != nil:
+	}
+	if parent.childNamed(req.Name) != nil {
 		writeManagerError(w, ErrEntityExists, "%q already exists in %q", req.Name, parent.path())
 		return
 	}
@@ -83,11 +82,11 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request, _ cal
 	id := r.URL.Query().Get("resource-id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.store.nodes[id]
-	switch {
-	case n == nil || !n.isFolder():
-		writeManagerError(w, ErrEntityNotFound, "No resource group found by %q", id)
+	n := s.findGroup(w, id)
+	if n == nil {
 		return
+	}
+	switch {
 	case n == s.store.root:
 		writeManagerError(w, ErrNotAllowed, "the project root cannot be deleted")
 		return
@@ -104,9 +103,8 @@ func (s *Server) handleDeleteBlob(w http.ResponseWriter, r *http.Request, _ call
 	id := r.URL.Query().Get("resource-id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.store.nodes[id]
-	if n == nil || n.typ != typeBlob {
-		writeManagerError(w, ErrEntityNotFound, "No blob found by %q", id)
+	n := s.findBlob(w, id)
+	if n == nil {
 		return
 	}
 	s.store.remove(n)
@@ -139,9 +137,8 @@ func (s *Server) handleUpdateBlob(w http.ResponseWriter, r *http.Request, _ call
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.store.nodes[req.ID]
-	if n == nil || n.typ != typeBlob {
-		writeManagerError(w, ErrEntityNotFound, "No blob found by %q", req.ID)
+	n := s.findBlob(w, req.ID)
+	if n == nil {
 		return
 	}
 	if req.Name != nil && *req.Name != n.name {
@@ -182,9 +179,8 @@ func (s *Server) handleUpdateBlobParent(w http.ResponseWriter, r *http.Request, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.store.nodes[id]
-	if n == nil || n.typ != typeBlob {
-		writeManagerError(w, ErrEntityNotFound, "No blob found by %q", id)
+	n := s.findBlob(w, id)
+	if n == nil {
 		return
 	}
 	var p *node
@@ -209,4 +205,26 @@ func (s *Server) handleUpdateBlobParent(w http.ResponseWriter, r *http.Request, 
 	p.children[n.id] = n
 	s.store.record(changeUpdated, n)
 	writeJSON(w, http.StatusOK, ctJSON, true)
+}
+
+// findGroup returns the resource group with the given ID, or answers 430
+// EntityNotFoundError and returns nil. Callers hold s.mu.
+func (s *Server) findGroup(w http.ResponseWriter, id string) *node {
+	n := s.store.nodes[id]
+	if n == nil || !n.isFolder() {
+		writeManagerError(w, ErrEntityNotFound, "No resource group found by %q", id)
+		return nil
+	}
+	return n
+}
+
+// findBlob returns the blob with the given ID, or answers 430
+// EntityNotFoundError and returns nil. Callers hold s.mu.
+func (s *Server) findBlob(w http.ResponseWriter, id string) *node {
+	n := s.store.nodes[id]
+	if n == nil || n.typ != typeBlob {
+		writeManagerError(w, ErrEntityNotFound, "No blob found by %q", id)
+		return nil
+	}
+	return n
 }
