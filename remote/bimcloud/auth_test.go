@@ -76,11 +76,7 @@ func TestLoginPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	id := s.AddBlob(emulator.RootID, "a.txt", emulator.Bytes([]byte("abc")), "")
-	e := stat(t, b, id)
-	if data, err := readAll(t, b, id, e.Version, 0, 3); err != nil || string(data) != "abc" {
-		t.Fatalf("%q, %v", data, err)
-	}
+	mustReadNewBlob(t, s, b)
 	if strings.Contains(logs.String(), "s3cret") || strings.Contains(logs.String(), tok.AccessToken) || strings.Contains(logs.String(), tok.RefreshToken) {
 		t.Fatal("a secret reached the log")
 	}
@@ -256,11 +252,7 @@ func TestMissingLoginDataRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	id := s.AddBlob(emulator.RootID, "a.txt", emulator.Bytes([]byte("abc")), "")
-	e := stat(t, b, id)
-	if data, err := readAll(t, b, id, e.Version, 0, 3); err != nil || string(data) != "abc" {
-		t.Fatalf("%q, %v", data, err)
-	}
+	mustReadNewBlob(t, s, b)
 	var meta loginMeta
 	raw, _ := os.ReadFile(cfg.TokenStore.MetaPath())
 	if err := json.Unmarshal(raw, &meta); err != nil || meta.Username != "demo" {

@@ -288,10 +288,6 @@ func TestExpandConnectionURL(t *testing.T) {
 // text; both work.
 func TestTicketAsJSONString(t *testing.T) {
 	s := newServer(t, emulator.Options{TicketJSONString: true})
-	id := s.AddBlob(emulator.RootID, "a.txt", emulator.Bytes([]byte("abc")), "")
 	b, _ := loggedIn(t, s)
-	e := stat(t, b, id)
-	if data, err := readAll(t, b, id, e.Version, 0, 3); err != nil || string(data) != "abc" {
-		t.Fatalf("%q, %v", data, err)
-	}
+	mustReadNewBlob(t, s, b)
 }

@@ -87,6 +87,17 @@ func readAll(t *testing.T, b *Backend, id string, v remote.Version, off, n int64
 	return io.ReadAll(rc)
 }
 
+// mustReadNewBlob adds a small blob to s and checks that b reads it back
+// whole: one trip through the Manager, a ticket and a blob-server session.
+func mustReadNewBlob(t *testing.T, s *emulator.Server, b *Backend) {
+	t.Helper()
+	id := s.AddBlob(emulator.RootID, "a.txt", emulator.Bytes([]byte("abc")), "")
+	e := stat(t, b, id)
+	if data, err := readAll(t, b, id, e.Version, 0, 3); err != nil || string(data) != "abc" {
+		t.Fatalf("read back %q, %v; want \"abc\"", data, err)
+	}
+}
+
 func stat(t *testing.T, b *Backend, id string) remote.Entry {
 	t.Helper()
 	e, err := b.Stat(t.Context(), remote.ID(id))
