@@ -195,6 +195,26 @@ func (c *Client) pages(ctx context.Context, op, first string, page func() (any, 
 	}
 }
 
+// listPage is one page of a plain JSON:API listing: a data array and links.
+type listPage[T any] struct {
+	Data  []T   `json:"data"`
+	Links Links `json:"links"`
+}
+
+// allPages fetches a plain listing through c.pages and joins the data of
+// every page; links are the last page's.
+func allPages[T any](ctx context.Context, c *Client, op, first string) (data []T, links Links, pages int, err error) {
+	pages, err = c.pages(ctx, op, first, func() (any, func() Links) {
+		var p listPage[T]
+		return &p, func() Links {
+			data = append(data, p.Data...)
+			links = p.Links
+			return p.Links
+		}
+	})
+	return data, links, pages, err
+}
+
 // pageQuery returns the query of a paged listing's first call.
 func pageQuery() url.Values {
 	q := url.Values{}

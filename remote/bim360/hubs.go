@@ -31,19 +31,11 @@ type HubResponse struct {
 // List calls GET /project/v1/hubs (getHubs), following next links if the
 // server paginates.
 func (s *HubsService) List(ctx context.Context) (*HubList, error) {
-	var all HubList
-	_, err := s.c.pages(ctx, "bim360.GetHubs", s.c.endpoint(nil, "/project/v1/hubs"), func() (any, func() Links) {
-		var p HubList
-		return &p, func() Links {
-			all.Data = append(all.Data, p.Data...)
-			all.Links = p.Links
-			return p.Links
-		}
-	})
+	data, links, _, err := allPages[Hub](ctx, s.c, "bim360.GetHubs", s.c.endpoint(nil, "/project/v1/hubs"))
 	if err != nil {
 		return nil, err
 	}
-	return &all, nil
+	return &HubList{Data: data, Links: links}, nil
 }
 
 // Get calls GET /project/v1/hubs/{hub_id} (getHub).

@@ -78,18 +78,9 @@ func (s *ItemsService) Versions(ctx context.Context, req *VersionsRequest) (*Ver
 	if req.VersionNumber > 0 {
 		q.Set("filter[versionNumber]", strconv.Itoa(req.VersionNumber))
 	}
-	var all VersionList
-	n, err := s.c.pages(ctx, "bim360.GetItemVersions", s.c.endpoint(q, "/data/v1/projects/%s/items/%s/versions", req.ProjectID, req.ItemID), func() (any, func() Links) {
-		var p VersionList
-		return &p, func() Links {
-			all.Data = append(all.Data, p.Data...)
-			all.Links = p.Links
-			return p.Links
-		}
-	})
+	data, links, n, err := allPages[Version](ctx, s.c, "bim360.GetItemVersions", s.c.endpoint(q, "/data/v1/projects/%s/items/%s/versions", req.ProjectID, req.ItemID))
 	if err != nil {
 		return nil, err
 	}
-	all.Pages = n
-	return &all, nil
+	return &VersionList{Data: data, Links: links, Pages: n}, nil
 }

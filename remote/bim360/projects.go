@@ -51,20 +51,11 @@ type TopFoldersRequest struct {
 // List calls GET /project/v1/hubs/{hub_id}/projects (getHubProjects) with
 // page[limit]=200 and follows links.next until it is absent.
 func (s *ProjectsService) List(ctx context.Context, hubID string) (*ProjectList, error) {
-	var all ProjectList
-	n, err := s.c.pages(ctx, "bim360.GetHubProjects", s.c.endpoint(pageQuery(), "/project/v1/hubs/%s/projects", hubID), func() (any, func() Links) {
-		var p ProjectList
-		return &p, func() Links {
-			all.Data = append(all.Data, p.Data...)
-			all.Links = p.Links
-			return p.Links
-		}
-	})
+	data, links, n, err := allPages[Project](ctx, s.c, "bim360.GetHubProjects", s.c.endpoint(pageQuery(), "/project/v1/hubs/%s/projects", hubID))
 	if err != nil {
 		return nil, err
 	}
-	all.Pages = n
-	return &all, nil
+	return &ProjectList{Data: data, Links: links, Pages: n}, nil
 }
 
 // Get calls GET /project/v1/hubs/{hub_id}/projects/{project_id} (getProject).
