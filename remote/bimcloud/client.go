@@ -144,34 +144,26 @@ func (cfg Config) withTransport(rt http.RoundTripper) *http.Client {
 // managerClient is the httpx client for the Manager API: bearer
 // authentication with one forced refresh on 401, and Manager error bodies.
 func (cfg Config) managerClient(ts *httpx.TokenSource) *httpx.Client {
-	return &httpx.Client{
-		HTTP:        cfg.withTransport(&httpx.BearerTransport{Source: ts, Base: cfg.baseTransport()}),
-		MaxAttempts: cfg.MaxAttempts,
-		DecodeError: decodeManagerError(cfg.Account),
-		Logger:      cfg.Logger,
-	}
+	hc := cfg.withTransport(&httpx.BearerTransport{Source: ts, Base: cfg.baseTransport()})
+	return cfg.httpxClient(hc, decodeManagerError(cfg.Account))
 }
 
 // anonClient is the httpx client for Manager calls made before a token
 // exists (polling for the authorization code).
 func (cfg Config) anonClient() *httpx.Client {
-	return &httpx.Client{
-		HTTP:        cfg.HTTP,
-		MaxAttempts: cfg.MaxAttempts,
-		DecodeError: decodeManagerError(cfg.Account),
-		Logger:      cfg.Logger,
-	}
+	return cfg.httpxClient(cfg.HTTP, decodeManagerError(cfg.Account))
 }
 
 // blobClient is the httpx client for Blob Servers, which authenticate by
 // session ID in the query, never by bearer token.
 func (cfg Config) blobClient() *httpx.Client {
-	return &httpx.Client{
-		HTTP:        cfg.HTTP,
-		MaxAttempts: cfg.MaxAttempts,
-		DecodeError: decodeBlobError,
-		Logger:      cfg.Logger,
-	}
+	return cfg.httpxClient(cfg.HTTP, decodeBlobError)
+}
+
+// httpxClient is an httpx client over hc with the configured retries and
+// logger; decode reads the error bodies of the API it talks to.
+func (cfg Config) httpxClient(hc *http.Client, decode httpx.ErrorDecoder) *httpx.Client {
+	return &httpx.Client{HTTP: hc, MaxAttempts: cfg.MaxAttempts, DecodeError: decode, Logger: cfg.Logger}
 }
 
 // errorf builds a *remote.Error of kind with a formatted message.
