@@ -134,14 +134,21 @@ func TestWatchSurvivesErrors(t *testing.T) {
 	}
 }
 
+// watcherOverTwoFolders returns a watcher fed by hand, over a server whose
+// root holds the folders A and B, and the IDs of A and B.
+func watcherOverTwoFolders(t *testing.T) (w *watcher, a, bdir string) {
+	t.Helper()
+	s := newServer(t, emulator.Options{})
+	a = s.AddFolder(emulator.RootID, "A")
+	bdir = s.AddFolder(emulator.RootID, "B")
+	b, _ := loggedIn(t, s)
+	return &watcher{b: b, rootPath: emulator.RootName, parents: map[string]string{}}, a, bdir
+}
+
 // A blob that moves invalidates the folder it left as well as the one it
 // entered (the feed gives only the new path).
 func TestWatchMoveInvalidatesOldFolder(t *testing.T) {
-	s := newServer(t, emulator.Options{})
-	a := s.AddFolder(emulator.RootID, "A")
-	bdir := s.AddFolder(emulator.RootID, "B")
-	b, _ := loggedIn(t, s)
-	w := &watcher{b: b, rootPath: emulator.RootName, parents: map[string]string{}}
+	w, a, bdir := watcherOverTwoFolders(t)
 	w.apply(t.Context(), 0, &changeSet{Created: []changedObject{{ID: "x", Path: "Project Root/A/x.txt"}}})
 	got := w.apply(t.Context(), 1, &changeSet{Updated: []changedObject{{ID: "x", Path: "Project Root/B/x.txt"}}})
 	want := []remote.Change{{Dir: remote.ID(a), ID: "x", Deleted: true}, {Dir: remote.ID(bdir), ID: "x"}}
@@ -153,11 +160,7 @@ func TestWatchMoveInvalidatesOldFolder(t *testing.T) {
 // While the feed has no revision yet every answer is a full listing; the
 // watcher reports the difference.
 func TestWatchSnapshotDiff(t *testing.T) {
-	s := newServer(t, emulator.Options{})
-	a := s.AddFolder(emulator.RootID, "A")
-	bdir := s.AddFolder(emulator.RootID, "B")
-	b, _ := loggedIn(t, s)
-	w := &watcher{b: b, rootPath: emulator.RootName, parents: map[string]string{}}
+	w, a, bdir := watcherOverTwoFolders(t)
 	w.apply(t.Context(), 0, &changeSet{Created: []changedObject{{ID: "x", Path: "Project Root/A/x"}, {ID: "y", Path: "Project Root/B/y"}}})
 	got := w.apply(t.Context(), 0, &changeSet{Created: []changedObject{{ID: "x", Path: "Project Root/B/x"}, {ID: "z", Path: "Project Root/z"}}})
 	want := []remote.Change{
