@@ -9,21 +9,24 @@ import (
 // Folder is one folder. Its name is Attributes.Name; the spec reserves
 // displayName.
 type Folder struct {
-	Type       string `json:"type"`
-	ID         string `json:"id"`
-	Attributes struct {
-		Name                   string    `json:"name"`
-		DisplayName            string    `json:"displayName"`
-		ObjectCount            int       `json:"objectCount"`
-		CreateTime             Time      `json:"createTime"`
-		LastModifiedTime       Time      `json:"lastModifiedTime"`
-		LastModifiedTimeRollup Time      `json:"lastModifiedTimeRollup"`
-		Hidden                 bool      `json:"hidden"`
-		Extension              Extension `json:"extension"`
-	} `json:"attributes"`
+	Type          string           `json:"type"`
+	ID            string           `json:"id"`
+	Attributes    FolderAttributes `json:"attributes"`
 	Relationships struct {
 		Parent Relationship `json:"parent"`
 	} `json:"relationships"`
+}
+
+// FolderAttributes are a folder's attributes.
+type FolderAttributes struct {
+	Name                   string    `json:"name"`
+	DisplayName            string    `json:"displayName"`
+	ObjectCount            int       `json:"objectCount"`
+	CreateTime             Time      `json:"createTime"`
+	LastModifiedTime       Time      `json:"lastModifiedTime"`
+	LastModifiedTimeRollup Time      `json:"lastModifiedTimeRollup"`
+	Hidden                 bool      `json:"hidden"`
+	Extension              Extension `json:"extension"`
 }
 
 // FolderResponse is the body of GET folder.
@@ -72,16 +75,11 @@ type contentsRow struct {
 	Type       string `json:"type"`
 	ID         string `json:"id"`
 	Attributes struct {
-		Name                   string    `json:"name"`
-		DisplayName            string    `json:"displayName"`
-		ObjectCount            int       `json:"objectCount"`
-		CreateTime             Time      `json:"createTime"`
-		LastModifiedTime       Time      `json:"lastModifiedTime"`
-		LastModifiedTimeRollup Time      `json:"lastModifiedTimeRollup"`
-		Hidden                 bool      `json:"hidden"`
-		Reserved               bool      `json:"reserved"`
-		Extension              Extension `json:"extension"`
-		PathInProject          string    `json:"pathInProject"`
+		// Embedded untagged, the folder fields decode inline; the item
+		// attributes are those plus the two below.
+		FolderAttributes
+		Reserved      bool   `json:"reserved"`
+		PathInProject string `json:"pathInProject"`
 	} `json:"attributes"`
 	Relationships struct {
 		Parent Relationship `json:"parent"`
@@ -151,9 +149,7 @@ func (fc *FolderContents) add(p *contentsPage) {
 		case "folders":
 			var f Folder
 			f.Type, f.ID = r.Type, r.ID
-			f.Attributes.Name, f.Attributes.DisplayName, f.Attributes.ObjectCount = a.Name, a.DisplayName, a.ObjectCount
-			f.Attributes.CreateTime, f.Attributes.LastModifiedTime, f.Attributes.LastModifiedTimeRollup = a.CreateTime, a.LastModifiedTime, a.LastModifiedTimeRollup
-			f.Attributes.Hidden, f.Attributes.Extension = a.Hidden, a.Extension
+			f.Attributes = a.FolderAttributes
 			f.Relationships.Parent = r.Relationships.Parent
 			fc.Folders = append(fc.Folders, f)
 		case "items":
