@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"time"
 
 	"github.com/bimfs/bimfs/mountopts"
 	"github.com/bimfs/bimfs/remote"
@@ -44,6 +45,9 @@ func (e Env) TokenStore(account string) (*httpx.TokenStore, error) {
 func (e Env) httpClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 32
+	// A server that accepts a request and never answers must not hang a
+	// read for ever; the retry layer takes over after this.
+	t.ResponseHeaderTimeout = 2 * time.Minute
 	if e.InsecureSkipVerify {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
 	}
