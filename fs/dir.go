@@ -98,17 +98,31 @@ func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 	if errno != 0 {
 		return nil, errno
 	}
-	out := make([]fuse.DirEntry, len(t.entries))
+	out := dotEntries(&d.Inode, len(t.entries))
 	d.acct.mu.Lock()
 	for i, e := range t.entries {
 		mode := uint32(syscall.S_IFREG)
 		if e.Dir {
 			mode = syscall.S_IFDIR
 		}
-		out[i] = fuse.DirEntry{Name: t.names[i], Ino: d.acct.inoLocked(e.ID), Mode: mode}
+		out = append(out, fuse.DirEntry{Name: t.names[i], Ino: d.acct.inoLocked(e.ID), Mode: mode})
 	}
 	d.acct.mu.Unlock()
 	return fusefs.NewListDirStream(out), 0
+}
+
+// dotEntries starts a listing of n entries with "." and "..", which
+// readdir(3) users such as `ls -a` expect as on any local directory.
+func dotEntries(in *fusefs.Inode, n int) []fuse.DirEntry {
+	self := in.StableAttr().Ino
+	parent := self
+	if _, p := in.Parent(); p != nil {
+		parent = p.StableAttr().Ino
+	}
+	out := make([]fuse.DirEntry, 0, n+2)
+	return append(out,
+		fuse.DirEntry{Name: ".", Ino: self, Mode: syscall.S_IFDIR},
+		fuse.DirEntry{Name: "..", Ino: parent, Mode: syscall.S_IFDIR})
 }
 
 // Getattr answers from the entry the parent's listing gave.

@@ -74,12 +74,12 @@ func (r *rootNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.A
 
 // Readdir lists the accounts sorted by name.
 func (r *rootNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	out := make([]fuse.DirEntry, 0, len(r.fsys.accounts))
+	var accounts []fuse.DirEntry
 	for _, a := range r.fsys.accounts {
-		out = append(out, fuse.DirEntry{Name: a.name, Ino: accountIno(a.name), Mode: syscall.S_IFDIR})
+		accounts = append(accounts, fuse.DirEntry{Name: a.name, Ino: accountIno(a.name), Mode: syscall.S_IFDIR})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return fusefs.NewListDirStream(out), 0
+	sort.Slice(accounts, func(i, j int) bool { return accounts[i].Name < accounts[j].Name })
+	return fusefs.NewListDirStream(append(dotEntries(&r.Inode, len(accounts)), accounts...)), 0
 }
 
 // Statfs implements fusefs.NodeStatfser.

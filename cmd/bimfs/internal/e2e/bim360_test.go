@@ -87,6 +87,9 @@ func TestBIM360ToolsOnMount(t *testing.T) {
 			t.Fatalf("ls -l lacks %q:\n%s", want, out)
 		}
 	}
+	if lines := strings.Split(sh(t, "ls", "-a", top), "\n"); len(lines) < 2 || lines[0] != "." || lines[1] != ".." {
+		t.Fatalf("ls -a does not start with . and ..: %q", lines)
+	}
 	out = sh(t, "find", m.bim(tr.hub, tr.project, ""), "-type", "f")
 	if !strings.Contains(out, "Drawings/A-101.pdf") || !strings.Contains(out, "Project Files/Site Plan.dwg") {
 		t.Fatalf("find:\n%s", out)
