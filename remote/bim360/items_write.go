@@ -74,28 +74,49 @@ func (s *ItemsService) Create(ctx context.Context, req *CreateItemRequest) (*Ite
 	if verExt == "" {
 		verExt = VersionExtensionBIM360File
 	}
-	var body itemPayload
-	body.JSONAPI.Version = "1.0"
-	body.Data.Type = "items"
-	body.Data.Attributes.DisplayName = req.Name
-	body.Data.Attributes.Extension = Extension{Type: itemExt, Version: extensionVersion}
-	body.Data.Relationships.Tip = rel("versions", "1")
-	body.Data.Relationships.Parent = rel("folders", req.FolderID)
-	v := newVersionPayload{Type: "versions", ID: "1"}
-	v.Attributes.Name = req.Name
-	v.Attributes.Extension = Extension{Type: verExt, Version: extensionVersion}
-	if req.StorageURN != "" {
-		v.Relationships.Storage = rel("objects", req.StorageURN)
-	}
-	body.Included = []newVersionPayload{v}
-	var q url.Values
-	if req.CopyFrom != "" {
-		q = url.Values{"copyFrom": {req.CopyFrom}}
-	}
+	body := newItemBody(req.FolderID, req.Name, itemExt, verExt, req.StorageURN)
 	var out ItemResponse
-	u := s.c.endpoint(q, "/data/v1/projects/%s/items", req.ProjectID)
+	u := s.c.endpoint(copyFromQuery(req.CopyFrom), "/data/v1/projects/%s/items", req.ProjectID)
 	if err := s.c.send(ctx, "bim360.CreateItem", http.MethodPost, u, jsonAPIType, body, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// newItemBody is the createItem body: an item named name in folderID whose
+// first version (included, temporary ID "1") holds storageURN, or nothing
+// when the content is a copy.
+func newItemBody(folderID, name, itemExt, verExt, storageURN string) itemPayload {
+	var body itemPayload
+	body.JSONAPI.Version = "1.0"
+	body.Data.Type = "items"
+	body.Data.Attributes.DisplayName = name
+	body.Data.Attributes.Extension = Extension{Type: itemExt, Version: extensionVersion}
+	body.Data.Relationships.Tip = rel("versions", "1")
+	body.Data.Relationships.Parent = rel("folders", folderID)
+	v := newVersionBody(name, verExt, storageURN)
+	v.ID = "1"
+	body.Included = []newVersionPayload{v}
+	return body
+}
+
+// newVersionBody is a version with content in a request body: its name,
+// extension and, unless the content is a copy, its storage object.
+func newVersionBody(name, ext, storageURN string) newVersionPayload {
+	v := newVersionPayload{Type: "versions"}
+	v.Attributes.Name = name
+	v.Attributes.Extension = Extension{Type: ext, Version: extensionVersion}
+	if storageURN != "" {
+		v.Relationships.Storage = rel("objects", storageURN)
+	}
+	return v
+}
+
+// copyFromQuery is the ?copyFrom=<version ID> query of a copy, nil for new
+// content.
+func copyFromQuery(versionID string) url.Values {
+	if versionID == "" {
+		return nil
+	}
+	return url.Values{"copyFrom": {versionID}}
 }

@@ -38,7 +38,8 @@ type RawUploadRequest struct {
 // plain net/http and nothing else: POST storage, GET signeds3upload for
 // all parts (25 URLs a call), parallel part PUTs, POST signeds3upload to
 // complete and, with CreateItem, POST items. It does not retry, refresh
-// URLs or check names. It is the baseline benchmarks compare
+// URLs or check names; only the JSON request bodies come from the same
+// builders the Client uses. It is the baseline benchmarks compare
 // Backend.Upload with, and returns the storage object URN.
 func RawUpload(ctx context.Context, req RawUploadRequest) (string, error) {
 	hc := req.HTTP
@@ -79,13 +80,8 @@ func RawUpload(ctx context.Context, req RawUploadRequest) (string, error) {
 	}
 	esc := url.PathEscape
 
-	var storage storagePayload
-	storage.JSONAPI.Version = "1.0"
-	storage.Data.Type = "objects"
-	storage.Data.Attributes.Name = req.Name
-	storage.Data.Relationships.Target = rel("folders", req.FolderID)
 	var st struct{ Data Storage }
-	if err := call(http.MethodPost, base+"/data/v1/projects/"+esc(req.ProjectID)+"/storage", jsonAPIType, storage, &st); err != nil {
+	if err := call(http.MethodPost, base+"/data/v1/projects/"+esc(req.ProjectID)+"/storage", jsonAPIType, newStorageBody(req.FolderID, req.Name), &st); err != nil {
 		return "", err
 	}
 	bucket, object, ok := ParseStorageURN(st.Data.ID)
@@ -150,18 +146,7 @@ func RawUpload(ctx context.Context, req RawUploadRequest) (string, error) {
 		return "", err
 	}
 	if req.CreateItem {
-		var item itemPayload
-		item.JSONAPI.Version = "1.0"
-		item.Data.Type = "items"
-		item.Data.Attributes.DisplayName = req.Name
-		item.Data.Attributes.Extension = Extension{Type: ItemExtensionBIM360File, Version: extensionVersion}
-		item.Data.Relationships.Tip = rel("versions", "1")
-		item.Data.Relationships.Parent = rel("folders", req.FolderID)
-		v := newVersionPayload{Type: "versions", ID: "1"}
-		v.Attributes.Name = req.Name
-		v.Attributes.Extension = Extension{Type: VersionExtensionBIM360File, Version: extensionVersion}
-		v.Relationships.Storage = rel("objects", st.Data.ID)
-		item.Included = []newVersionPayload{v}
+		item := newItemBody(req.FolderID, req.Name, ItemExtensionBIM360File, VersionExtensionBIM360File, st.Data.ID)
 		if err := call(http.MethodPost, base+"/data/v1/projects/"+esc(req.ProjectID)+"/items", jsonAPIType, item, nil); err != nil {
 			return "", err
 		}

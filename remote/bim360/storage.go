@@ -32,6 +32,17 @@ type storagePayload struct {
 	} `json:"data"`
 }
 
+// newStorageBody is the createStorage body for a file named name in
+// folderID.
+func newStorageBody(folderID, name string) storagePayload {
+	var body storagePayload
+	body.JSONAPI.Version = "1.0"
+	body.Data.Type = "objects"
+	body.Data.Attributes.Name = name
+	body.Data.Relationships.Target = rel("folders", folderID)
+	return body
+}
+
 // Storage is the answer of CreateStorage: ID is the OSS object URN,
 // "urn:adsk.objects:os.object:<bucket>/<object key>".
 type Storage struct {
@@ -50,16 +61,11 @@ func (s *Storage) Object() string { _, o, _ := ParseStorageURN(s.ID); return o }
 // or version. Every version needs its own storage object.
 func (s *ProjectsService) CreateStorage(ctx context.Context, req *StorageRequest) (*Storage, error) {
 	const op = "bim360.CreateStorage"
-	var body storagePayload
-	body.JSONAPI.Version = "1.0"
-	body.Data.Type = "objects"
-	body.Data.Attributes.Name = req.Name
-	body.Data.Relationships.Target = rel("folders", req.FolderID)
 	var out struct {
 		Data Storage `json:"data"`
 	}
 	u := s.c.endpoint(nil, "/data/v1/projects/%s/storage", req.ProjectID)
-	if err := s.c.send(ctx, op, http.MethodPost, u, jsonAPIType, body, &out); err != nil {
+	if err := s.c.send(ctx, op, http.MethodPost, u, jsonAPIType, newStorageBody(req.FolderID, req.Name), &out); err != nil {
 		return nil, err
 	}
 	if _, _, ok := ParseStorageURN(out.Data.ID); !ok {

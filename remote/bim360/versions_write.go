@@ -44,20 +44,10 @@ func (s *VersionsService) Create(ctx context.Context, req *CreateVersionRequest)
 	if ext == "" {
 		ext = VersionExtensionBIM360File
 	}
-	var body versionPayload
+	body := versionPayload{Data: newVersionBody(req.Name, ext, req.StorageURN)}
 	body.JSONAPI.Version = "1.0"
-	body.Data.Type = "versions"
-	body.Data.Attributes.Name = req.Name
-	body.Data.Attributes.Extension = Extension{Type: ext, Version: extensionVersion}
 	body.Data.Relationships.Item = rel("items", req.ItemID)
-	if req.StorageURN != "" {
-		body.Data.Relationships.Storage = rel("objects", req.StorageURN)
-	}
-	var q url.Values
-	if req.CopyFrom != "" {
-		q = url.Values{"copyFrom": {req.CopyFrom}}
-	}
-	return s.post(ctx, "bim360.CreateVersion", q, req.ProjectID, body)
+	return s.post(ctx, "bim360.CreateVersion", copyFromQuery(req.CopyFrom), req.ProjectID, body)
 }
 
 // Delete deletes a file: POST /data/v1/projects/{project_id}/versions
