@@ -81,10 +81,8 @@ type contentsRow struct {
 		Reserved      bool   `json:"reserved"`
 		PathInProject string `json:"pathInProject"`
 	} `json:"attributes"`
-	Relationships struct {
-		Parent Relationship `json:"parent"`
-		Tip    Relationship `json:"tip"`
-	} `json:"relationships"`
+	// Folders use only Parent.
+	Relationships ItemRelationships `json:"relationships"`
 }
 
 // ContentsRequest holds the options of FoldersService.Contents.
@@ -157,7 +155,7 @@ func (fc *FolderContents) add(p *contentsPage) {
 			it.Type, it.ID = r.Type, r.ID
 			it.Attributes.DisplayName, it.Attributes.CreateTime, it.Attributes.LastModifiedTime = a.DisplayName, a.CreateTime, a.LastModifiedTime
 			it.Attributes.Hidden, it.Attributes.Reserved, it.Attributes.Extension, it.Attributes.PathInProject = a.Hidden, a.Reserved, a.Extension, a.PathInProject
-			it.Relationships.Parent, it.Relationships.Tip = r.Relationships.Parent, r.Relationships.Tip
+			it.Relationships = r.Relationships
 			fc.Items = append(fc.Items, it)
 		default:
 			// Other resource types (links, refs) are not files.

@@ -20,10 +20,14 @@ type Item struct {
 		Extension        Extension `json:"extension"`
 		PathInProject    string    `json:"pathInProject"`
 	} `json:"attributes"`
-	Relationships struct {
-		Parent Relationship `json:"parent"`
-		Tip    Relationship `json:"tip"`
-	} `json:"relationships"`
+	Relationships ItemRelationships `json:"relationships"`
+}
+
+// ItemRelationships are the relationships of an item this client reads:
+// its folder and its tip version.
+type ItemRelationships struct {
+	Parent Relationship `json:"parent"`
+	Tip    Relationship `json:"tip"`
 }
 
 // ItemResponse is the body of GET item: the item and, in Included, its tip
