@@ -225,17 +225,20 @@ func TestEmulatorUploadRetries(t *testing.T) {
 	const part = 2 << 10
 	smallParts(e, part, 3)
 	o := e.s.Options()
-	o.Rate503, o.RateReset = 0.2, 0.2
+	// Faults hit API calls too, and a completion is tried only three
+	// times: few 503s, more resets (which only part PUTs see), and enough
+	// parts that some fault is all but certain (P(none) ≈ 0.81^41).
+	o.Rate503, o.RateReset = 0.05, 0.15
 	e.s.SetOptions(o)
-	data := randomBytes(20*part+7, 3)
+	data := randomBytes(40*part+7, 3)
 	ent, err := upload(t, e, proj, top, "flaky.bin", "", data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.Rate503, o.RateReset = 0, 0
 	e.s.SetOptions(o)
-	if c := e.s.Counters(); c[emulator.OpS3Put] <= 21 {
-		t.Errorf("%d S3 PUTs for 21 parts: no fault was injected", c[emulator.OpS3Put])
+	if c := e.s.Counters(); c[emulator.OpS3Put] <= 41 {
+		t.Errorf("%d S3 PUTs for 41 parts: no fault was injected", c[emulator.OpS3Put])
 	}
 	checkTip(t, e, proj, ent, data)
 }
