@@ -417,6 +417,7 @@ func (f *File) upload(ctx context.Context) (remote.Entry, error) {
 		if serr := f.m.saveRecord(rec); serr != nil {
 			f.m.log.Error("cannot update staging record", "name", rec.Name, "err", serr)
 		}
+		f.m.retryLater(rec.Key, rec.Attempts)
 		return remote.Entry{}, err
 	}
 	f.dirty = false
@@ -441,6 +442,7 @@ func (f *File) upload(ctx context.Context) (remote.Entry, error) {
 		os.Remove(f.m.dataPath(rec.Key))
 		f.m.forget(f)
 	}
+	f.m.retryNow(rec.Key)
 	syncDir(f.m.dir)
 	f.m.log.Info("uploaded", "account", rec.Account, "name", rec.Name, "size", rec.Size, "version", e.Version.Number)
 	return e, nil

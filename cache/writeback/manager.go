@@ -263,25 +263,33 @@ func (m *Manager) retryLoop() {
 		}
 		for _, f := range m.due() {
 			ctx, cancel := context.WithTimeout(m.ctx, DefaultUploadTimeout)
-			_, err := f.upload(ctx)
+			f.upload(ctx) // schedules its own retry on failure
 			cancel()
 			if m.ctx.Err() != nil {
 				return
 			}
-			m.mu.Lock()
-			if err != nil {
-				attempts := f.Record().Attempts
-				delay := m.opts.RetryBase << min(attempts, 16)
-				if delay > m.opts.RetryMax || delay <= 0 {
-					delay = m.opts.RetryMax
-				}
-				m.next[f.rec.Key] = time.Now().Add(delay)
-			} else {
-				delete(m.next, f.rec.Key)
-			}
-			m.mu.Unlock()
 		}
 	}
+}
+
+// retryLater holds back the background upload of key after its attempts-th
+// failure, doubling the wait each time up to RetryMax, whether the failed
+// attempt was a close, an fsync or the uploader itself.
+func (m *Manager) retryLater(key string, attempts int) {
+	delay := m.opts.RetryBase << min(attempts, 16)
+	if delay > m.opts.RetryMax || delay <= 0 {
+		delay = m.opts.RetryMax
+	}
+	m.mu.Lock()
+	m.next[key] = time.Now().Add(delay)
+	m.mu.Unlock()
+}
+
+// retryNow clears the hold on key after a successful upload.
+func (m *Manager) retryNow(key string) {
+	m.mu.Lock()
+	delete(m.next, key)
+	m.mu.Unlock()
 }
 
 // due lists files whose background upload should run now.
