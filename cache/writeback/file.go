@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/bimfs/bimfs/remote"
 )
@@ -370,6 +371,10 @@ func (f *File) Entry() (remote.Entry, bool) {
 	return f.entry, f.entry.ID != ""
 }
 
+// progressSaveInterval is how often upload progress is written to the
+// journal during an upload.
+const progressSaveInterval = 2 * time.Second
+
 // upload sends the staged content once.
 func (f *File) upload(ctx context.Context) (remote.Entry, error) {
 	f.upMu.Lock()
@@ -386,14 +391,30 @@ func (f *File) upload(ctx context.Context) (remote.Entry, error) {
 	f.mu.Lock()
 	rec := f.rec
 	f.mu.Unlock()
+	// Progress reaches the journal (for `bimfs status`, which runs in
+	// another process) a few times a minute. progressMu orders those saves
+	// before the final state change so a late one cannot bring back the
+	// record of a finished upload.
+	var progressMu sync.Mutex
+	lastSaved, inFlight := time.Now(), true
 	e, err := f.m.opts.Upload(ctx, rec.Account, remote.UploadRequest{
 		Parent: rec.Parent, Name: rec.Name, Existing: rec.Existing, Size: rec.Size, Content: data,
 		Progress: func(done int64) {
 			f.mu.Lock()
 			f.rec.Uploaded = done
+			snap := f.rec
 			f.mu.Unlock()
+			progressMu.Lock()
+			defer progressMu.Unlock()
+			if inFlight && time.Since(lastSaved) >= progressSaveInterval {
+				lastSaved = time.Now()
+				f.m.saveRecord(snap)
+			}
 		},
 	})
+	progressMu.Lock()
+	inFlight = false
+	progressMu.Unlock()
 	if err == nil && f.m.opts.OnCommit != nil {
 		f.m.opts.OnCommit(rec, e, data)
 	}

@@ -335,3 +335,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestProgressReachesJournal: another process (`bimfs status`) sees upload
+// progress in the journal while an upload runs, and no record is left once
+// it is done.
+func TestProgressReachesJournal(t *testing.T) {
+	dir := t.TempDir()
+	checked, release := make(chan struct{}), make(chan struct{})
+	m, err := New(Options{Dir: dir, Upload: func(ctx context.Context, a string, r remote.UploadRequest) (remote.Entry, error) {
+		r.Progress(100)
+		time.Sleep(progressSaveInterval + 100*time.Millisecond)
+		r.Progress(600)
+		close(checked)
+		<-release
+		r.Progress(1000)
+		return remote.Entry{ID: "x", Size: r.Size}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	f, _ := m.Create("acct", "p", "big.ifc", "", "")
+	f.WriteAt(make([]byte, 1000), 0)
+	done := make(chan error, 1)
+	go func() { done <- f.Flush(context.Background()) }()
+	<-checked
+	recs, err := ReadRecords(dir)
+	if err != nil || len(recs) != 1 || recs[0].State != Uploading || recs[0].Uploaded != 600 {
+		t.Fatalf("journal during upload: %+v %v", recs, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ := ReadRecords(dir); len(recs) != 0 {
+		t.Fatalf("records after the upload: %+v", recs)
+	}
+}
