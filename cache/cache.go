@@ -38,7 +38,11 @@ const (
 	DefaultDiskBytes    = 10 << 30
 	DefaultBlockSize    = 1 << 20
 	DefaultMaxReadAhead = 64 << 20
-	DefaultParallel     = 4
+	// DefaultParallel is eight range requests per handle: object stores
+	// cap each connection's throughput, and on the benchmark (one 1 GiB
+	// cold read, 128 MiB/s per connection) eight streams read 1.3× faster
+	// than four while sixteen gained nothing more.
+	DefaultParallel = 8
 )
 
 // storeQueue is how many fetched blocks may wait for the disk writers before

@@ -68,6 +68,9 @@ type Options struct {
 	CacheDir string
 	// MemoryCache, DiskCache, BlockSize and MaxReadAhead size the cache in bytes.
 	MemoryCache, DiskCache, BlockSize, MaxReadAhead int64
+	// Parallel is how many range requests one open file may have in
+	// flight while reading ahead; 0 means the cache's default (8).
+	Parallel int
 
 	// EntryTimeout, AttrTimeout and NegativeTimeout tell the kernel how long
 	// it may cache names and attributes without asking.

@@ -29,14 +29,14 @@ func TestLoadAndPrecedence(t *testing.T) {
 	if err := o.Load(strings.NewReader(sample)); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.ParseMountOptions("rw,memory_cache=1G,allow_other,entry_timeout=0.5,_netdev,writeback=async,noxattr"); err != nil {
+	if err := o.ParseMountOptions("rw,memory_cache=1G,allow_other,entry_timeout=0.5,_netdev,writeback=async,noxattr,parallel=12"); err != nil {
 		t.Fatal(err)
 	}
 	o.Defaults()
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if o.CacheDir != "/var/cache/bimfs" || o.MemoryCache != 1<<30 || !o.AllowOther || o.EntryTimeout != 500*time.Millisecond || !o.AsyncWriteback || !o.NoXattrs {
+	if o.CacheDir != "/var/cache/bimfs" || o.MemoryCache != 1<<30 || !o.AllowOther || o.EntryTimeout != 500*time.Millisecond || !o.AsyncWriteback || !o.NoXattrs || o.Parallel != 12 {
 		t.Fatalf("options %+v", o)
 	}
 	if o.MetadataTTL != time.Minute || o.DiskCache != DefaultDiskCache || o.BlockSize != DefaultBlockSize {

@@ -15,11 +15,19 @@ import (
 // file's global section) to its parser. Flag-less boolean keys accept a bare
 // key ("allow_other") as true.
 var setters = map[string]func(o *Options, v string) error{
-	"cache_dir":        func(o *Options, v string) error { o.CacheDir = v; return nil },
-	"memory_cache":     sizeSetter(func(o *Options) *int64 { return &o.MemoryCache }),
-	"disk_cache":       sizeSetter(func(o *Options) *int64 { return &o.DiskCache }),
-	"block_size":       sizeSetter(func(o *Options) *int64 { return &o.BlockSize }),
-	"max_readahead":    sizeSetter(func(o *Options) *int64 { return &o.MaxReadAhead }),
+	"cache_dir":     func(o *Options, v string) error { o.CacheDir = v; return nil },
+	"memory_cache":  sizeSetter(func(o *Options) *int64 { return &o.MemoryCache }),
+	"disk_cache":    sizeSetter(func(o *Options) *int64 { return &o.DiskCache }),
+	"block_size":    sizeSetter(func(o *Options) *int64 { return &o.BlockSize }),
+	"max_readahead": sizeSetter(func(o *Options) *int64 { return &o.MaxReadAhead }),
+	"parallel": func(o *Options, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return fmt.Errorf("parallel must be a whole number from 1 to 64, got %q", v)
+		}
+		o.Parallel = n
+		return nil
+	},
 	"entry_timeout":    durationSetter(func(o *Options) *time.Duration { return &o.EntryTimeout }),
 	"attr_timeout":     durationSetter(func(o *Options) *time.Duration { return &o.AttrTimeout }),
 	"negative_timeout": durationSetter(func(o *Options) *time.Duration { return &o.NegativeTimeout }),

@@ -70,6 +70,7 @@ func runMount(args []string) error {
 		DiskBytes:    opts.DiskCache,
 		BlockSize:    opts.BlockSize,
 		MaxReadAhead: opts.MaxReadAhead,
+		Parallel:     opts.Parallel,
 		Logger:       log,
 	})
 	if err != nil {
