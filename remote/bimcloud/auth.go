@@ -278,7 +278,7 @@ func finishLogin(ctx context.Context, cfg Config, raw *oauth2.Token) error {
 	if err := cfg.TokenStore.SaveMeta(meta); err != nil {
 		return fmt.Errorf("bimcloud: saving the login: %w", err)
 	}
-	cfg.Logger.Info("logged in", "account", cfg.Account, "user", user.Username, "expires", tok.Expiry)
+	cfg.Logger.Info("logged in", "user", user.Username, "expires", tok.Expiry)
 	return nil
 }
 
