@@ -226,6 +226,16 @@ func (c *Cache) spawn(fn func()) bool {
 	return true
 }
 
+// FreeDisk evicts cached blocks until n bytes of disk are free again and
+// returns how many it freed (0 without a disk tier). Staged uploads call
+// it when they find the disk full: written data has priority.
+func (c *Cache) FreeDisk(n int64) int64 {
+	if c.disk == nil {
+		return 0
+	}
+	return c.disk.free(n)
+}
+
 // BlockSize returns the block size in use. Put stores whole blocks only, so
 // callers seeding the cache should pass block-aligned data.
 func (c *Cache) BlockSize() int64 { return c.opts.BlockSize }

@@ -63,6 +63,11 @@ type disk struct {
 	lru      *list.List               // front is most recently used
 	total    int64
 	lastWarn time.Time
+	// room is what the tier may hold now: its bound, lowered while the
+	// filesystem it shares with staged uploads runs short (see limit).
+	room    int64
+	roomAt  time.Time
+	reserve int64
 }
 
 type diskEntry struct {
@@ -106,10 +111,54 @@ func openDisk(dir string, maxBytes int64, log *slog.Logger, st *counters) (*disk
 		d.close()
 		return nil, err
 	}
+	var sfs syscall.Statfs_t
+	if err := syscall.Statfs(d.root, &sfs); err == nil {
+		d.reserve = min(reserveMax, int64(sfs.Blocks)*int64(sfs.Bsize)/reserveFraction)
+	}
 	d.mu.Lock()
 	d.evictLocked("")
 	d.mu.Unlock()
 	return d, nil
+}
+
+// The disk tier leaves free, on the filesystem it lives on, a reserve of a
+// tenth of that filesystem (at most reserveMax) for staged uploads: cached
+// blocks can be fetched again, written bytes cannot.
+const (
+	reserveFraction = 10
+	reserveMax      = 1 << 30
+	roomPeriod      = time.Second
+)
+
+// limitLocked is the tier's bound now: Options.DiskBytes, or less when the
+// filesystem's free space minus the reserve would not hold that much.
+func (d *disk) limitLocked() int64 {
+	if time.Since(d.roomAt) < roomPeriod && d.room > 0 {
+		return d.room
+	}
+	d.roomAt = time.Now()
+	d.room = d.max
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(d.root, &st); err == nil {
+		free := int64(st.Bavail) * int64(st.Bsize)
+		d.room = max(0, min(d.max, d.total+free-d.reserve))
+	}
+	return d.room
+}
+
+// free evicts least recently used blocks until n bytes are free or the
+// tier is empty, and returns how many bytes it freed. Staging calls it
+// when the disk is full: written data has priority over cached data.
+func (d *disk) free(n int64) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	before := d.total
+	target := max(0, d.total-n)
+	for d.total > target && d.lru.Len() > 0 {
+		d.dropLRULocked("")
+	}
+	d.room, d.roomAt = d.total, time.Now() // stay small until the next check
+	return before - d.total
 }
 
 // scan rebuilds the index, oldest modification time least recently used.
@@ -346,26 +395,35 @@ func (d *disk) put(k blockKey, data []byte) error {
 // evictLocked removes least recently used files until the tier fits its
 // bound, sparing keep.
 func (d *disk) evictLocked(keep string) {
-	for d.total > d.max {
-		el := d.lru.Back()
-		if el == nil {
+	limit := d.limitLocked()
+	for d.total > limit {
+		if !d.dropLRULocked(keep) {
 			return
 		}
-		e := el.Value.(*diskEntry)
-		if e.name == keep {
-			if el = el.Prev(); el == nil {
-				return
-			}
-			e = el.Value.(*diskEntry)
-		}
-		if err := os.Remove(d.path(e.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			d.log.Warn("cache: cannot evict block file", "name", e.name, "err", err)
-		}
-		d.lru.Remove(el)
-		delete(d.files, e.name)
-		d.total -= e.size
-		d.st.diskEvictions.Add(1)
 	}
+}
+
+// dropLRULocked removes the least recently used block other than keep.
+func (d *disk) dropLRULocked(keep string) bool {
+	el := d.lru.Back()
+	if el == nil {
+		return false
+	}
+	e := el.Value.(*diskEntry)
+	if e.name == keep {
+		if el = el.Prev(); el == nil {
+			return false
+		}
+		e = el.Value.(*diskEntry)
+	}
+	if err := os.Remove(d.path(e.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.log.Warn("cache: cannot evict block file", "name", e.name, "err", err)
+	}
+	d.lru.Remove(el)
+	delete(d.files, e.name)
+	d.total -= e.size
+	d.st.diskEvictions.Add(1)
+	return true
 }
 
 func (d *disk) usage() (bytes, blocks int64) {

@@ -2,66 +2,74 @@ package fs
 
 import (
 	"context"
+	"io"
+	"sort"
+	"strings"
 	"sync"
 	"time"
-
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/bimfs/bimfs/cache"
 	"github.com/bimfs/bimfs/remote"
 )
 
-// account is the state of one backend in the mount.
+// account is the state of one backend in the filesystem.
 type account struct {
-	fsys    *filesystem
+	fsys    *FS
 	name    string
 	backend remote.Backend
-	meta    *cache.Meta
+	// source reads the backend's bytes for the cache under keys that
+	// include the account's identity.
+	source cache.Source
+	meta   *cache.Meta
 	// rangeReads is read once: the cache picks a read strategy per file
-	// and a backend's capabilities do not change while mounted.
+	// and a backend's capabilities do not change while running.
 	rangeReads bool
-	top        *dirNode
+	top        *Dir
 	// writer is the backend's write side; nil when the account is
-	// read-only. Set before the mount serves requests.
+	// read-only. Set before any request is served.
 	writer remote.Writer
 
 	// topMu serializes resolving the top folder so a burst of first
 	// lookups makes one Root call.
 	topMu sync.Mutex
 
-	// mu protects the following fields.
+	// mu protects the following fields. It is a leaf lock.
 	mu sync.Mutex
 	// topEntry is the resolved top folder; zero until first needed.
 	topEntry remote.Entry
-	// tables caches the named, sorted form of each live folder's current
-	// listing, keyed by folder ID; it is rebuilt when cache.Meta returns
-	// a listing fetched at another time.
+	// tables caches the named, sorted form of each folder's current
+	// listing, keyed by folder ID; rebuilt when cache.Meta returns a
+	// listing fetched at another time.
 	tables map[remote.ID]*dirTable
-	// nodes holds the live node of each remote object the kernel knows,
-	// so a second lookup updates the node the kernel already has and
-	// change notifications can find it. Nodes remove themselves on forget.
-	nodes map[remote.ID]fusefs.InodeEmbedder
-	// inos holds the inode number of live file nodes that got a new
-	// remote ID (a new file once uploaded, a file that replaced another by
-	// rename), so readdir and lookups keep giving the number the kernel
-	// knows.
+	// nodes holds the node of each object a front end knows, so a second
+	// lookup finds the same node and change notifications can reach it.
+	// Front ends drop nodes with Forget.
+	nodes map[remote.ID]any
+	// inos holds the inode number of files that got a new remote ID (a
+	// new file once uploaded, a file that replaced another by rename), so
+	// the number stays the one front ends know.
 	inos map[remote.ID]uint64
 	// lastLoginHint is when the user was last told to log in again.
 	lastLoginHint time.Time
 }
 
-func newAccount(fsys *filesystem, a Account) *account {
+func newAccount(fsys *FS, a Account) *account {
+	ident := a.Identity
+	if ident == "" {
+		ident = "account " + a.Name
+	}
 	acct := &account{
 		fsys:       fsys,
 		name:       a.Name,
 		backend:    a.Backend,
+		source:     namespacedSource{b: a.Backend, ns: ident},
 		meta:       cache.NewMeta(a.Backend, fsys.opts.MetadataTTL),
 		rangeReads: a.Backend.Features().RangeReads,
 		tables:     map[remote.ID]*dirTable{},
-		nodes:      map[remote.ID]fusefs.InodeEmbedder{},
+		nodes:      map[remote.ID]any{},
 		inos:       map[remote.ID]uint64{},
 	}
-	acct.top = &dirNode{acct: acct, isTop: true}
+	acct.top = &Dir{fsys: fsys, acct: acct, kind: topDir, parent: fsys.root, name: a.Name}
 	return acct
 }
 
@@ -91,13 +99,6 @@ func (a *account) topFolder(ctx context.Context) (remote.Entry, error) {
 	return e, nil
 }
 
-// knownTop returns the top folder's ID if it has been resolved.
-func (a *account) knownTop() remote.ID {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.topEntry.ID
-}
-
 // listing returns folder dir's table, listing it again through cache.Meta
 // if the cached listing is older than MetadataTTL.
 func (a *account) listing(ctx context.Context, dir remote.ID) (*dirTable, error) {
@@ -118,6 +119,8 @@ func (a *account) cachedListing(dir remote.ID) *dirTable {
 	return a.table(dir, entries, at)
 }
 
+// table builds (or reuses) the table of dir from a listing and the files
+// staged there that the service does not have yet.
 func (a *account) table(dir remote.ID, entries []remote.Entry, at time.Time) *dirTable {
 	staged, sig := a.stagedEntries(dir)
 	a.mu.Lock()
@@ -128,8 +131,8 @@ func (a *account) table(dir remote.ID, entries []remote.Entry, at time.Time) *di
 	}
 	all := entries
 	if len(staged) > 0 {
-		// A staged new file claims its name: a remote entry of that
-		// name is either this file being uploaded right now or one the
+		// A staged new file claims its name: a remote file of that name
+		// is this file arriving at the service right now, or one its
 		// upload will collide with (and fail on, visibly).
 		claimed := make(map[string]bool, len(staged))
 		for _, e := range staged {
@@ -153,6 +156,46 @@ func (a *account) table(dir remote.ID, entries []remote.Entry, at time.Time) *di
 	return t
 }
 
+// stagedPrefix starts the IDs of files that exist only in the staging
+// area. Services' IDs never contain NUL.
+const stagedPrefix = "\x00staged:"
+
+// stagedID is the ID of the never-uploaded file with staging key key.
+func stagedID(key string) remote.ID { return remote.ID(stagedPrefix + key) }
+
+// isStagedID reports whether id names a never-uploaded file.
+func isStagedID(id remote.ID) bool { return strings.HasPrefix(string(id), stagedPrefix) }
+
+// stagedKey is the staging key of a never-uploaded file's ID.
+func stagedKey(id remote.ID) string { return strings.TrimPrefix(string(id), stagedPrefix) }
+
+// stagedEntries returns entries for the new and recovered files staged in
+// folder dir, and a signature that changes when that set or their names
+// change.
+func (a *account) stagedEntries(dir remote.ID) ([]remote.Entry, string) {
+	if a.writer == nil || a.fsys.wb == nil {
+		return nil, ""
+	}
+	files := a.fsys.wb.NewFiles(a.name, dir)
+	if len(files) == 0 {
+		return nil, ""
+	}
+	out := make([]remote.Entry, 0, len(files))
+	for _, f := range files {
+		r := f.Record()
+		out = append(out, remote.Entry{ID: stagedID(r.Key), Name: r.Name, Size: r.Size, ModTime: r.Modified})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	var sig strings.Builder
+	for _, e := range out {
+		sig.WriteString(string(e.ID))
+		sig.WriteByte(0)
+		sig.WriteString(e.Name)
+		sig.WriteByte(0)
+	}
+	return out, sig.String()
+}
+
 // lastTable returns the table last built for dir, if any.
 func (a *account) lastTable(dir remote.ID) *dirTable {
 	a.mu.Lock()
@@ -160,32 +203,30 @@ func (a *account) lastTable(dir remote.ID) *dirTable {
 	return a.tables[dir]
 }
 
-// dirNode returns the live node for folder e, or a new one.
-func (a *account) dirNode(e remote.Entry) *dirNode {
+// dirNode returns the node for folder e in parent, or a new one.
+func (a *account) dirNode(parent *Dir, name string, e remote.Entry) *Dir {
 	a.mu.Lock()
-	n, ok := a.nodes[e.ID].(*dirNode)
+	defer a.mu.Unlock()
+	d, ok := a.nodes[e.ID].(*Dir)
 	if !ok {
-		n = &dirNode{acct: a, id: e.ID}
-		a.nodes[e.ID] = n
+		d = &Dir{fsys: a.fsys, acct: a, kind: folderDir, id: e.ID}
+		a.nodes[e.ID] = d
 	}
-	a.mu.Unlock()
-	n.mu.Lock()
-	n.entry = e
-	n.mu.Unlock()
-	return n
+	d.entry, d.parent, d.name = e, parent, name
+	return d
 }
 
-// fileNode returns the live node for file e in folder parent, or a new one,
-// and records e as the file's newest known state.
-func (a *account) fileNode(parent remote.ID, e remote.Entry) *fileNode {
+// fileNode returns the node for file e shown as name in dir, or a new
+// one, and records e as the file's newest known state.
+func (a *account) fileNode(dir *Dir, name string, e remote.Entry) *File {
 	a.mu.Lock()
-	n, ok := a.nodes[e.ID].(*fileNode)
+	n, ok := a.nodes[e.ID].(*File)
 	if !ok {
-		n = &fileNode{acct: a, id: e.ID, ino: a.inoLocked(e.ID)}
+		n = &File{acct: a, id: e.ID, ino: a.inoLocked(e.ID)}
 		a.nodes[e.ID] = n
 	}
 	a.mu.Unlock()
-	n.update(parent, e)
+	n.update(dir, name, e)
 	return n
 }
 
@@ -197,60 +238,83 @@ func (a *account) inoLocked(id remote.ID) uint64 {
 	return objectIno(a.name, id)
 }
 
-// rekey registers file node n under its new remote ID, keeping its inode
-// number: the kernel knows the node by that number.
-func (a *account) rekey(n *fileNode, id remote.ID) {
-	old := n.remoteID()
+// ino is the inode number of object id.
+func (a *account) ino(id remote.ID) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inoLocked(id)
+}
+
+// rekey registers file n under its new remote ID, keeping its inode
+// number: front ends know the file by that number.
+func (a *account) rekey(n *File, id remote.ID) {
+	n.mu.Lock()
+	old := n.id
+	n.id = id
+	n.mu.Unlock()
 	if old == id {
 		return
 	}
 	a.mu.Lock()
-	if a.nodes[old] == fusefs.InodeEmbedder(n) {
+	if a.nodes[old] == any(n) {
 		delete(a.nodes, old)
-	}
-	if a.inos[old] == n.ino {
-		delete(a.inos, old)
 	}
 	a.nodes[id] = n
 	if n.ino != objectIno(a.name, id) {
 		a.inos[id] = n.ino
 	}
 	a.mu.Unlock()
-	n.mu.Lock()
-	n.id = id
-	n.mu.Unlock()
 }
 
 // node returns the live node of id, if any.
-func (a *account) node(id remote.ID) fusefs.InodeEmbedder {
+func (a *account) node(id remote.ID) any {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.nodes[id]
 }
 
-// forget drops n from the registry (and a folder's table) if it is still
-// the registered node of id.
-func (a *account) forget(id remote.ID, n fusefs.InodeEmbedder) {
+// forget drops n from the registry if it is still the node of id.
+func (a *account) forget(id remote.ID, n any) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.nodes[id] == n {
 		delete(a.nodes, id)
-		if _, ok := n.(*dirNode); ok {
+		if _, ok := n.(*Dir); ok {
 			delete(a.tables, id)
-		}
-		if f, ok := n.(*fileNode); ok && a.inos[id] == f.ino {
-			delete(a.inos, id)
 		}
 	}
 }
 
-// liveDir returns the node of folder id if the kernel knows it.
-func (a *account) liveDir(id remote.ID) *dirNode {
+// liveDir returns the node of folder id if a front end knows it.
+func (a *account) liveDir(id remote.ID) *Dir {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if id != "" && id == a.topEntry.ID {
 		return a.top
 	}
-	d, _ := a.nodes[id].(*dirNode)
+	d, _ := a.nodes[id].(*Dir)
 	return d
+}
+
+// namespacedSource reads a backend's bytes for the cache, which keys
+// blocks by version ID: the version IDs it hands the cache carry the
+// account's identity, and are stripped again before the backend sees them.
+type namespacedSource struct {
+	b  remote.Backend
+	ns string
+}
+
+// cacheVersion is v as the cache knows it.
+func (s namespacedSource) cacheVersion(v remote.Version) remote.Version {
+	if v.ID != "" {
+		v.ID = s.ns + "\x00" + v.ID
+	}
+	return v
+}
+
+func (s namespacedSource) ReadRange(ctx context.Context, id remote.ID, v remote.Version, off, length int64) (io.ReadCloser, error) {
+	if _, after, ok := strings.Cut(v.ID, "\x00"); ok {
+		v.ID = after
+	}
+	return s.b.ReadRange(ctx, id, v, off, length)
 }

@@ -2,175 +2,210 @@ package fs
 
 import (
 	"context"
-	"sync"
-	"syscall"
-
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
+	"sort"
 
 	"github.com/bimfs/bimfs/remote"
 )
 
-// dirNode is a remote folder: an account's top folder or any folder below.
-type dirNode struct {
-	fusefs.Inode
-	readOnlyDir
-	acct *account
-	// isTop marks the account's top folder, whose ID is resolved on first
-	// use (see account.topFolder); id is empty for it.
-	isTop bool
-	id    remote.ID
+// Node is a *Dir or a *File.
+type Node interface {
+	Attr() Attr
+	// Path is the node's path from the root, for log lines and errors.
+	Path() string
+}
 
-	// mu protects entry.
-	mu    sync.Mutex
-	entry remote.Entry // as the parent's listing last showed it
+type dirKind int
+
+const (
+	rootDir   dirKind = iota // lists the accounts
+	topDir                   // an account's top folder (resolved on first use)
+	folderDir                // any remote folder below
+)
+
+// Dir is a directory: the root, an account's top folder, or a folder.
+type Dir struct {
+	fsys *FS
+	acct *account // nil for the root
+	kind dirKind
+	id   remote.ID // folderDir only; a top folder's ID is acct.topEntry.ID
+
+	// Guarded by acct.mu (fixed for the root and top folders):
+	entry  remote.Entry // as the parent's listing last showed it
+	parent *Dir
+	name   string
 }
 
 var (
-	_ fusefs.NodeLookuper    = (*dirNode)(nil)
-	_ fusefs.NodeReaddirer   = (*dirNode)(nil)
-	_ fusefs.NodeGetattrer   = (*dirNode)(nil)
-	_ fusefs.NodeStatfser    = (*dirNode)(nil)
-	_ fusefs.NodeGetxattrer  = (*dirNode)(nil)
-	_ fusefs.NodeListxattrer = (*dirNode)(nil)
-	_ fusefs.NodeOnForgetter = (*dirNode)(nil)
+	_ Node = (*Dir)(nil)
+	_ Node = (*File)(nil)
 )
 
+// DirEntry is one name of a listing.
+type DirEntry struct {
+	Name string
+	Ino  uint64
+	Dir  bool
+}
+
+// IsRoot reports whether d is the root (which lists accounts).
+func (d *Dir) IsRoot() bool { return d.kind == rootDir }
+
+// Path is the directory's path from the root ("" for the root).
+func (d *Dir) Path() string {
+	if d.kind == rootDir {
+		return ""
+	}
+	d.acct.mu.Lock()
+	parent, name := d.parent, d.name
+	d.acct.mu.Unlock()
+	if parent == nil || parent.kind == rootDir {
+		return name
+	}
+	return parent.Path() + "/" + name
+}
+
+// childPath is the path of child name, for log lines.
+func (d *Dir) childPath(name string) string {
+	if p := d.Path(); p != "" {
+		return p + "/" + name
+	}
+	return name
+}
+
+// Ino is the directory's inode number.
+func (d *Dir) Ino() uint64 {
+	switch d.kind {
+	case rootDir:
+		return RootIno
+	case topDir:
+		return accountIno(d.acct.name)
+	}
+	return objectIno(d.acct.name, d.id)
+}
+
 // folder returns the remote ID of the folder and its entry.
-func (d *dirNode) folder(ctx context.Context) (remote.ID, remote.Entry, error) {
-	if d.isTop {
+func (d *Dir) folder(ctx context.Context) (remote.ID, remote.Entry, error) {
+	if d.kind == topDir {
 		e, err := d.acct.topFolder(ctx)
 		return e.ID, e, err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.acct.mu.Lock()
+	defer d.acct.mu.Unlock()
 	return d.id, d.entry, nil
 }
 
-// path is the node's path in the mount, for log lines.
-func (d *dirNode) path() string { return d.Path(nil) }
+// Attr answers from the entry the parent's listing gave; the link count
+// counts subfolders when the folder's listing is at hand.
+func (d *Dir) Attr() Attr {
+	at := Attr{Ino: d.Ino(), Dir: true, Nlink: 2}
+	switch d.kind {
+	case rootDir:
+		at.ModTime = d.fsys.started
+		at.Nlink += uint32(len(d.fsys.accounts))
+		return at
+	case topDir:
+		d.acct.mu.Lock()
+		e := d.acct.topEntry
+		d.acct.mu.Unlock()
+		at.ModTime, at.Writable, at.Protected = e.ModTime, d.acct.writer != nil && !e.ReadOnly, d.acct.writer != nil && e.ReadOnly
+		if t := d.acct.cachedListing(e.ID); e.ID != "" && t != nil {
+			at.Nlink += uint32(t.dirs)
+		}
+	default:
+		d.acct.mu.Lock()
+		e := d.entry
+		d.acct.mu.Unlock()
+		at.ModTime, at.Writable, at.Protected = e.ModTime, d.acct.writer != nil && !e.ReadOnly, d.acct.writer != nil && e.ReadOnly
+		if t := d.acct.cachedListing(d.id); t != nil {
+			at.Nlink += uint32(t.dirs)
+		}
+	}
+	if at.ModTime.IsZero() {
+		at.ModTime = d.fsys.started
+	}
+	return at
+}
 
 // listing returns the folder's current table, revalidated per MetadataTTL.
-func (d *dirNode) listing(ctx context.Context, op string) (remote.ID, *dirTable, syscall.Errno) {
+func (d *Dir) listing(ctx context.Context, op string) (remote.ID, *dirTable, error) {
 	id, _, err := d.folder(ctx)
 	if err != nil {
-		return "", nil, d.acct.errno(ctx, op, d.path(), err)
+		return "", nil, d.acct.fail(ctx, op, d.Path(), err)
 	}
 	t, err := d.acct.listing(ctx, id)
 	if err != nil {
-		return "", nil, d.acct.errno(ctx, op, d.path(), err)
+		return "", nil, d.acct.fail(ctx, op, d.Path(), err)
 	}
-	return id, t, 0
+	return id, t, nil
 }
 
-// Lookup answers from the folder's listing: no per-file remote call.
-func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	id, t, errno := d.listing(ctx, "lookup")
-	if errno != 0 {
-		return nil, errno
+// Lookup finds child name, answering from the folder's listing: no
+// per-file remote call.
+func (d *Dir) Lookup(ctx context.Context, name string) (Node, error) {
+	if len(name) > maxNameLen {
+		return nil, nameTooLong("fs.lookup", name)
+	}
+	if d.kind == rootDir {
+		if a := d.fsys.account(name); a != nil {
+			return a.top, nil
+		}
+		return nil, errNotFound
+	}
+	_, t, err := d.listing(ctx, "lookup")
+	if err != nil {
+		return nil, err
 	}
 	e, ok := t.lookup(name)
 	if !ok {
-		return nil, syscall.ENOENT
+		return nil, errNotFound
 	}
-	return d.childInode(ctx, id, e, out), 0
+	return d.child(name, e), nil
 }
 
-// childInode returns the inode of child e of the folder (whose ID is id)
-// and fills out with its attributes.
-func (d *dirNode) childInode(ctx context.Context, id remote.ID, e remote.Entry, out *fuse.EntryOut) *fusefs.Inode {
+// child returns the node of entry e, shown as name in the folder.
+func (d *Dir) child(name string, e remote.Entry) Node {
 	if e.Dir {
-		n := d.acct.dirNode(e)
-		ino := objectIno(d.acct.name, e.ID)
-		d.acct.fsys.fillDir(&out.Attr, ino, e.ModTime, d.acct.writer != nil && e.ReadOnly)
-		return d.newInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino, Gen: inoGen})
+		return d.acct.dirNode(d, name, e)
 	}
-	n := d.acct.fileNode(id, e)
-	n.report(&out.Attr)
-	return d.newInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino, Gen: inoGen})
+	return d.acct.fileNode(d, name, e)
 }
 
-// Readdir lists the folder sorted by shown name. With READDIRPLUS the
-// kernel then looks up every entry, which Lookup answers from the same
-// cached listing.
-func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	_, t, errno := d.listing(ctx, "readdir")
-	if errno != 0 {
-		return nil, errno
+// ReadDir lists the folder sorted by shown name (without "." and "..").
+func (d *Dir) ReadDir(ctx context.Context) ([]DirEntry, error) {
+	if d.kind == rootDir {
+		out := make([]DirEntry, 0, len(d.fsys.accounts))
+		for _, a := range d.fsys.accounts {
+			out = append(out, DirEntry{Name: a.name, Ino: accountIno(a.name), Dir: true})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, nil
 	}
-	out := dotEntries(&d.Inode, len(t.entries))
+	_, t, err := d.listing(ctx, "readdir")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DirEntry, len(t.entries))
 	d.acct.mu.Lock()
 	for i, e := range t.entries {
-		mode := uint32(syscall.S_IFREG)
-		if e.Dir {
-			mode = syscall.S_IFDIR
-		}
-		out = append(out, fuse.DirEntry{Name: t.names[i], Ino: d.acct.inoLocked(e.ID), Mode: mode})
+		out[i] = DirEntry{Name: t.names[i], Ino: d.acct.inoLocked(e.ID), Dir: e.Dir}
 	}
 	d.acct.mu.Unlock()
-	return fusefs.NewListDirStream(out), 0
+	return out, nil
 }
 
-// dotEntries starts a listing of n entries with "." and "..", which
-// readdir(3) users such as `ls -a` expect as on any local directory.
-func dotEntries(in *fusefs.Inode, n int) []fuse.DirEntry {
-	self := in.StableAttr().Ino
-	parent := self
-	if _, p := in.Parent(); p != nil {
-		parent = p.StableAttr().Ino
-	}
-	out := make([]fuse.DirEntry, 0, n+2)
-	return append(out,
-		fuse.DirEntry{Name: ".", Ino: self, Mode: syscall.S_IFDIR},
-		fuse.DirEntry{Name: "..", Ino: parent, Mode: syscall.S_IFDIR})
-}
-
-// Getattr answers from the entry the parent's listing gave.
-func (d *dirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if d.isTop {
-		d.acct.mu.Lock()
-		top := d.acct.topEntry
-		d.acct.mu.Unlock()
-		d.acct.fsys.fillDir(&out.Attr, accountIno(d.acct.name), top.ModTime, d.acct.writer != nil && top.ReadOnly)
-		return 0
-	}
-	d.mu.Lock()
-	e := d.entry
-	d.mu.Unlock()
-	d.acct.fsys.fillDir(&out.Attr, objectIno(d.acct.name, e.ID), e.ModTime, d.acct.writer != nil && e.ReadOnly)
-	return 0
-}
-
-// Statfs implements fusefs.NodeStatfser.
-func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	fillStatfs(out)
-	return 0
-}
-
-// Getxattr implements fusefs.NodeGetxattrer: folders have none. The
-// answer comes from memory, so ls -l asking twice per entry stays cheap.
-func (d *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENODATA
-}
-
-// Listxattr implements fusefs.NodeListxattrer: folders have none.
-func (d *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return 0, 0
-}
-
-// OnForget implements fusefs.NodeOnForgetter.
-func (d *dirNode) OnForget() {
-	if !d.isTop {
+// Forget tells the core that the front end no longer holds the node.
+func (d *Dir) Forget() {
+	if d.kind == folderDir {
 		d.acct.forget(d.id, d)
 	}
 }
 
-// newInode is NewInode for a node from the account's registry. go-fuse
-// checks and initialises a node's Inode without a lock, and two lookups
-// (a READDIRPLUS and a LOOKUP, or two paths) may return the same node at
-// once, so the filesystem serializes those calls itself.
-func (d *dirNode) newInode(ctx context.Context, n fusefs.InodeEmbedder, attr fusefs.StableAttr) *fusefs.Inode {
-	d.acct.fsys.inodeMu.Lock()
-	defer d.acct.fsys.inodeMu.Unlock()
-	return d.NewInode(ctx, n, attr)
+// Parent is the directory holding d (nil for the root).
+func (d *Dir) Parent() *Dir {
+	if d.kind == rootDir {
+		return nil
+	}
+	d.acct.mu.Lock()
+	defer d.acct.mu.Unlock()
+	return d.parent
 }

@@ -2,213 +2,223 @@ package fs
 
 import (
 	"context"
+	"strconv"
 	"sync"
-	"syscall"
 	"time"
-
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/bimfs/bimfs/cache/writeback"
 	"github.com/bimfs/bimfs/remote"
 )
 
-// fileNode is a remote file.
-//
-// Version consistency. Each handle reads exactly one version, chosen at
-// open from the parent's listing. The kernel's page cache and its idea of
-// the file size are per inode, not per handle, so the node tracks what the
-// kernel holds:
-//
-//   - shown is the entry whose attributes (size, mtime) the kernel was last
-//     given. While page-cache handles are open (pinned > 0), lookups and
-//     getattr keep reporting shown, so the kernel never clips or extends
-//     an open version with another version's size (close-to-open
-//     semantics, as NFS has).
-//   - cachedVersion is the version whose pages the kernel may hold.
-//
-// An open of version v uses the page cache only if the kernel was shown v
-// and no handle of another version is using it; it then keeps the kernel's
-// pages (FOPEN_KEEP_CACHE) only if cachedVersion is v, and otherwise lets
-// the kernel drop them. Any other open reads v with FOPEN_DIRECT_IO, which
-// bypasses the page cache and the kernel's size, so it can neither see nor
-// leave bytes of another version.
-type fileNode struct {
-	fusefs.Inode
+// File is a remote file, or a new file staged here that the service does
+// not have yet (known by a staged ID until its first upload).
+type File struct {
 	acct *account
-	// ino is the inode number the kernel knows the node by; it stays when
-	// the node gets a new remote ID (see account.rekey).
+	// ino is the inode number front ends know the file by; it stays when
+	// the file gets a new remote ID (see account.rekey).
 	ino uint64
 
-	// stageMu serializes setting up a staged copy (which may download the
-	// file), so concurrent write opens share one copy.
+	// stageMu serializes setting up and filling a staged copy (which may
+	// download the file), so concurrent write opens share one copy.
 	stageMu sync.Mutex
 
-	// mu protects the following fields.
+	// mu protects the following fields. It is a leaf lock.
 	mu sync.Mutex
-	// id is the remote ID, or a staged ID (see stagedID) for a new file
-	// that is not uploaded yet.
-	id            remote.ID
-	writers       int          // open handles with write access
-	parent        remote.ID    // folder whose listing holds the file
-	entry         remote.Entry // newest state a listing showed
-	shown         remote.Entry // state the kernel was last given
-	pinned        int          // open page-cache handles, all reading shown.Version
-	cachedVersion string       // version ID whose pages the kernel may hold
+	// id is the remote ID, or a staged ID for a new file.
+	id    remote.ID
+	dir   *Dir         // folder whose listing holds the file
+	name  string       // name shown in dir
+	entry remote.Entry // newest state a listing showed
+	// writers counts open handles with write access; idleWriters those
+	// flushed (closed) and not written since whose release has not come.
+	writers, idleWriters int
+	// flushOwed is set when a close skipped an upload because another
+	// writer was still active; the last writer's close uploads.
+	flushOwed bool
 	// fillFor is the staged copy that still has to be filled with
-	// fillEntry's content before its first read or write (see
-	// fileNode.ensureFilled); nil when there is none.
+	// fillEntry's content before its first read or write; nil if none.
 	fillFor   *writeback.File
 	fillEntry remote.Entry
-	// flushOwed is set when a close skipped an upload because another
-	// writer still had the file open; the last writer's close uploads.
-	flushOwed bool
-	// idleWriters counts write handles that were flushed (closed) and
-	// not written since, whose release has not come yet.
-	idleWriters int
 	// mtime is a modification time set by utimes, shown while the file
-	// still has the content mtimeFor names (a version ID, or mtimeStaged
-	// for the staged copy), so rsync -a finds unchanged files unchanged
-	// for the life of the mount. The service keeps its own times.
+	// still has the content mtimeFor names (a version ID, or mtimeStaged).
 	mtime    time.Time
 	mtimeFor string
+	// unlinked is set once the file was deleted through the filesystem;
+	// open handles keep working and stat shows no links.
+	unlinked bool
 }
 
-var (
-	_ fusefs.NodeOpener        = (*fileNode)(nil)
-	_ fusefs.NodeGetattrer     = (*fileNode)(nil)
-	_ fusefs.NodeSetattrer     = (*fileNode)(nil)
-	_ fusefs.NodeStatfser      = (*fileNode)(nil)
-	_ fusefs.NodeGetxattrer    = (*fileNode)(nil)
-	_ fusefs.NodeListxattrer   = (*fileNode)(nil)
-	_ fusefs.NodeSetxattrer    = (*fileNode)(nil)
-	_ fusefs.NodeRemovexattrer = (*fileNode)(nil)
-	_ fusefs.NodeOnForgetter   = (*fileNode)(nil)
-)
-
-// update records e, from a listing of parent, as the newest state.
-func (f *fileNode) update(parent remote.ID, e remote.Entry) {
+// update records e, shown as name in dir, as the newest state.
+func (f *File) update(dir *Dir, name string, e remote.Entry) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.parent = parent
-	f.entry = e
+	f.dir, f.name, f.entry = dir, name, e
 }
 
-// remoteID returns the node's current remote (or staged) ID.
-func (f *fileNode) remoteID() remote.ID {
+// location returns the folder holding the file, its ID, and the newest
+// entry.
+func (f *File) location() (*Dir, remote.Entry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dir, f.entry
+}
+
+// parentID is the remote ID of the folder holding the file.
+func (f *File) parentID() remote.ID {
+	d, _ := f.location()
+	id, _, _ := d.folder(context.Background()) // resolved: the file was found in it
+	return id
+}
+
+// remoteID returns the file's current remote (or staged) ID.
+func (f *File) remoteID() remote.ID {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.id
 }
 
-// location returns the folder holding the file and its newest entry.
-func (f *fileNode) location() (remote.ID, remote.Entry) {
+// Path is the file's path from the root.
+func (f *File) Path() string {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.parent, f.entry
+	d, name := f.dir, f.name
+	f.mu.Unlock()
+	return d.childPath(name)
 }
 
-// report fills out with the attributes the kernel should see now. A file
-// with a staged copy shows the staged size and, once changed, the time of
-// the last change: that is what reads return.
-func (f *fileNode) report(out *fuse.Attr) {
+// Ino is the file's inode number.
+func (f *File) Ino() uint64 { return f.ino }
+
+// staged returns the file's staged copy, if it has one: found by the
+// file's identity (its item, or its staging key), never by its name.
+func (f *File) staged() *writeback.File {
+	wb := f.acct.fsys.wb
+	if wb == nil || f.acct.writer == nil {
+		return nil
+	}
+	id := f.remoteID()
+	if isStagedID(id) {
+		return wb.ByKey(stagedKey(id))
+	}
+	return wb.ByItem(f.acct.name, id)
+}
+
+// mtimeStaged marks an mtime set on the staged copy rather than a version.
+const mtimeStaged = "\x00staged"
+
+// Attr is what stat shows now: with a staged copy, its size and (once
+// changed) the time of the last change, since that is what reads return.
+func (f *File) Attr() Attr {
 	sf := f.staged()
 	f.mu.Lock()
-	if f.pinned == 0 {
-		f.shown = f.entry
-	}
-	e := f.shown
+	e := f.entry
 	unfilled := sf != nil && f.fillFor == sf
-	mtime, mtimeFor := f.mtime, f.mtimeFor
+	mtime, mtimeFor, unlinked := f.mtime, f.mtimeFor, f.unlinked
 	f.mu.Unlock()
+	at := Attr{Ino: f.ino, Size: max(e.Size, 0), ModTime: e.ModTime, Nlink: 1, Version: e.Version.ID,
+		Writable: f.acct.writer != nil && !e.ReadOnly}
 	stagedChanged := false
 	if sf != nil && !unfilled {
-		rec := sf.Record()
-		e.Size = rec.Size
-		if rec.State != "" {
+		at.Size = sf.Size()
+		if sf.Changed() {
 			stagedChanged = true
-			e.ModTime = rec.Updated
+			at.Version = ""
+			if m := sf.Modified(); !m.IsZero() {
+				at.ModTime = m
+			}
 		}
 	}
 	if !mtime.IsZero() && ((stagedChanged && mtimeFor == mtimeStaged) || (!stagedChanged && mtimeFor == e.Version.ID)) {
-		e.ModTime = mtime
+		at.ModTime = mtime
 	}
-	f.acct.fsys.fillFile(out, f.ino, e, f.acct.writer != nil && !e.ReadOnly)
+	if at.ModTime.IsZero() {
+		at.ModTime = f.acct.fsys.started
+	}
+	if unlinked {
+		at.Nlink = 0
+	}
+	return at
 }
 
-// Getattr answers from the newest listing cache.Meta holds for the parent,
-// without calling the backend.
-func (f *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	parent, _ := f.location()
-	if t := f.acct.cachedListing(parent); t != nil {
-		if e, _, ok := t.find(f.remoteID()); ok {
-			f.update(parent, e)
+// Refresh updates the file from the newest listing of its folder that is
+// cached, without calling the backend (for stat).
+func (f *File) Refresh() {
+	d, _ := f.location()
+	id := f.parentID()
+	if t := f.acct.cachedListing(id); t != nil {
+		if e, name, ok := t.find(f.remoteID()); ok {
+			f.update(d, name, e)
 		}
 	}
-	f.report(&out.Attr)
-	return 0
 }
 
-// Open revalidates the file through its parent's listing (one List when
-// the listing is older than MetadataTTL) and pins the version it finds.
-// Opens for writing, and reads of a file that has a staged copy, go to the
-// staged copy instead (see stage.go).
-func (f *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
+// Open opens the file. A read-only open revalidates the file through its
+// folder's listing (one List when the listing is older than MetadataTTL)
+// and pins the version it finds for the handle's life; reads of a file
+// with a staged copy, and every open for writing, use the staged copy.
+func (f *File) Open(ctx context.Context, flags OpenFlags) (*Handle, error) {
+	if flags.Write || flags.Trunc {
 		return f.openWrite(ctx, flags)
 	}
-	if h := f.openStagedRead(); h != nil {
-		return h, fuse.FOPEN_DIRECT_IO, 0
+	if sf := f.staged(); sf != nil && sf.TryAcquire() {
+		return &Handle{file: f, sf: sf}, nil
 	}
-	parent, _ := f.location()
-	t, err := f.acct.listing(ctx, parent)
+	if isStagedID(f.remoteID()) {
+		return nil, f.acct.fail(ctx, "open", f.Path(), errStagedGone)
+	}
+	d, _ := f.location()
+	t, err := f.acct.listing(ctx, f.parentID())
 	if err != nil {
-		return nil, 0, f.acct.errno(ctx, "open", f.Path(nil), err)
+		return nil, f.acct.fail(ctx, "open", f.Path(), err)
 	}
-	e, _, ok := t.find(f.remoteID())
+	e, name, ok := t.find(f.remoteID())
 	if !ok {
-		f.acct.fsys.log.Info("file was deleted remotely", "account", f.acct.name, "path", f.Path(nil))
-		return nil, 0, syscall.ENOENT
+		return nil, f.acct.fail(ctx, "open", f.Path(), &remote.Error{Kind: remote.NotFound, Op: "fs.open", Message: "the file was deleted remotely"})
 	}
+	f.update(d, name, e)
+	r := f.acct.fsys.cache.Open(f.acct.source, f.acct.rangeReads, e.ID, f.acct.cacheVersion(e.Version), e.Size)
+	return &Handle{file: f, entry: e, r: r}, nil
+}
 
-	f.mu.Lock()
-	f.entry = e
-	var fuseFlags uint32
-	pinned := false
+// OpenFlags are the parts of open(2)'s flags the core acts on.
+type OpenFlags struct {
+	Write  bool // opened for writing (O_WRONLY or O_RDWR)
+	Trunc  bool // O_TRUNC
+	Append bool // O_APPEND
+}
+
+// Forget tells the core that the front end no longer holds the node.
+func (f *File) Forget() { f.acct.forget(f.remoteID(), f) }
+
+// UploadState tells where the file's content is on its way to the
+// service: "committed", "open" (changed, not closed yet), "pending",
+// "uploading 42%", "failed: <reason>" or "recovered".
+func (f *File) UploadState() string {
+	sf := f.staged()
+	if sf == nil {
+		return "committed"
+	}
+	r := sf.Record()
 	switch {
-	case f.shown.Version.ID != e.Version.ID:
-		// The kernel holds another version's size (or, while pinned,
-		// pages): serve this handle around the page cache.
-		fuseFlags = fuse.FOPEN_DIRECT_IO
-	default:
-		pinned = true
-		f.pinned++
-		if f.cachedVersion == e.Version.ID {
-			fuseFlags = fuse.FOPEN_KEEP_CACHE
+	case r.State == writeback.Recovered:
+		return "recovered"
+	case r.State == writeback.Uploading:
+		pct := int64(100)
+		if r.Size > 0 {
+			pct = min(100, r.Uploaded*100/r.Size)
 		}
-		f.cachedVersion = e.Version.ID
+		return "uploading " + strconv.FormatInt(pct, 10) + "%"
+	case r.State == writeback.Failed:
+		return "failed: " + r.LastError
+	case r.State == writeback.Pending:
+		return "pending"
+	case sf.Changed():
+		return "open"
 	}
-	f.mu.Unlock()
-
-	r := f.acct.fsys.cache.Open(f.acct.backend, f.acct.rangeReads, e.ID, e.Version, e.Size)
-	return &handle{node: f, entry: e, r: r, pinned: pinned}, fuseFlags, 0
+	return "committed"
 }
 
-// release is called when a handle closes.
-func (f *fileNode) release(pinned bool) {
-	if !pinned {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.pinned--
+// cacheVersion is v as the block cache knows it (keyed by the account's
+// identity too).
+func (a *account) cacheVersion(v remote.Version) remote.Version {
+	return a.source.(namespacedSource).cacheVersion(v)
 }
-
-// Statfs implements fusefs.NodeStatfser.
-func (f *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	fillStatfs(out)
-	return 0
-}
-
-// OnForget implements fusefs.NodeOnForgetter.
-func (f *fileNode) OnForget() { f.acct.forget(f.remoteID(), f) }

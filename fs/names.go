@@ -238,6 +238,7 @@ func assignNames(entries []remote.Entry) []string {
 // sorted by name (byte order) so readdir is stable across calls.
 type dirTable struct {
 	at      time.Time // when cache.Meta fetched the listing
+	dirs    int       // how many entries are folders
 	names   []string
 	entries []remote.Entry
 	byName  map[string]int
@@ -288,6 +289,9 @@ func newDirTable(entries []remote.Entry, at time.Time) *dirTable {
 		t.entries[k] = entries[i]
 		t.byName[names[i]] = k
 		t.byID[entries[i].ID] = k
+		if entries[i].Dir {
+			t.dirs++
+		}
 	}
 	return t
 }
@@ -308,4 +312,35 @@ func (t *dirTable) find(id remote.ID) (remote.Entry, string, bool) {
 		return remote.Entry{}, "", false
 	}
 	return t.entries[i], t.names[i], true
+}
+
+// nameTooLong is the error for a name over NAME_MAX bytes.
+func nameTooLong(op, name string) error {
+	return remote.Errorf(remote.NameTooLong, op, "a name may have at most %d bytes; this one has %d", maxNameLen, len(name))
+}
+
+// remoteName checks a name a user gives a new or renamed object and
+// returns the name to send to the service. It refuses, with the rule in
+// the error:
+//   - names over NAME_MAX bytes (NameTooLong);
+//   - names that are not in canonical escaped form, such as "rate%25.txt"
+//     typed for a file that would then be listed as "rate%.txt": a name
+//     is taken as escaped only if escaping its decoded form gives it back,
+//     so no name ever silently turns into another (Invalid);
+//   - names the service refuses, if its writer says so up front (Invalid).
+func (a *account) remoteName(op, name string) (string, error) {
+	if len(name) > maxNameLen {
+		return "", nameTooLong(op, name)
+	}
+	dec := decodeName(name)
+	if encodeName(dec) != name {
+		return "", remote.Errorf(remote.Invalid, op,
+			"name %q contains an escape sequence (%%25, %%2F, %%00, %%2E) that would name %q; type that name instead", name, encodeName(dec))
+	}
+	if c, ok := a.writer.(remote.NameChecker); ok {
+		if err := c.CheckName(dec); err != nil {
+			return "", err
+		}
+	}
+	return dec, nil
 }

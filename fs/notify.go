@@ -8,13 +8,9 @@ import (
 )
 
 // Change notifications. A backend that implements remote.Watcher reports
-// remote changes; the filesystem then drops the affected listings from
-// cache.Meta and tells the kernel to forget the names and attributes it
-// cached, so the change shows at once instead of after MetadataTTL.
-//
-// Kernel notifications (NotifyEntry, NotifyContent) are only sent from the
-// goroutine below, never from a request handler: the kernel may hold locks
-// a handler's notification would wait for.
+// remote changes; the core then drops the affected listings from
+// cache.Meta and tells the front end (Notifier) which names and files
+// changed, so the change shows at once instead of after MetadataTTL.
 
 const (
 	// changeQueue bounds batches waiting to be applied; when it is full
@@ -85,9 +81,9 @@ func (a *account) applyChanges(ctx context.Context, queue <-chan []remote.Change
 				dirs[c.Dir] = true
 			}
 			if all {
-				// Listing every folder the kernel knows could be
-				// thousands of calls; the kernel's own name and
-				// attribute caches expire within their timeouts.
+				// Listing every folder a front end knows could be
+				// thousands of calls; front-end caches expire
+				// within their own timeouts.
 				a.meta.InvalidateAll()
 				continue
 			}
@@ -99,8 +95,8 @@ func (a *account) applyChanges(ctx context.Context, queue <-chan []remote.Change
 	}
 }
 
-// refreshDir lists folder dir again if the kernel knows it and notifies
-// the kernel of every name whose object was added, removed or changed.
+// refreshDir lists folder dir again if a front end knows it and notifies
+// it of every name whose object was added, removed or changed.
 func (a *account) refreshDir(ctx context.Context, dir remote.ID) {
 	d := a.liveDir(dir)
 	if d == nil {
@@ -111,7 +107,7 @@ func (a *account) refreshDir(ctx context.Context, dir remote.ID) {
 	defer cancel()
 	cur, err := a.listing(lctx, dir)
 	if err != nil {
-		a.fsys.log.Warn("listing after change notification failed", "account", a.name, "path", d.path(), "err", err)
+		a.fsys.log.Warn("listing after change notification failed", "account", a.name, "path", d.Path(), "err", err)
 		return
 	}
 	changed := map[string]bool{}
@@ -132,19 +128,15 @@ func (a *account) refreshDir(ctx context.Context, dir remote.ID) {
 		}
 	}
 	for name := range changed {
-		// ENOENT just means the kernel had nothing cached for it.
-		if a.fsys.known(d) {
-			d.NotifyEntry(name)
-		}
+		a.fsys.notifyEntry(d, name)
 	}
-	// Changed files: drop cached attributes (and pages, which are
-	// re-read through each handle's own version).
 	for i, e := range cur.entries {
 		if !changed[cur.names[i]] || e.Dir {
 			continue
 		}
-		if f, ok := a.node(e.ID).(*fileNode); ok && a.fsys.known(f) {
-			f.NotifyContent(0, 0)
+		if f, ok := a.node(e.ID).(*File); ok {
+			f.update(d, cur.names[i], e)
+			a.fsys.notifyFile(f)
 		}
 	}
 }

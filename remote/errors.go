@@ -26,6 +26,9 @@ const (
 	Unavailable          // the service could not be reached or failed (5xx, connection errors)
 	NoSpace              // local or remote storage is full, or a quota was hit
 	Canceled             // the caller gave up (context canceled or deadline exceeded)
+	Stale                // the version being read is gone: it changed or was deleted under the reader
+	TooLarge             // a size the local staging area or the service cannot hold
+	NameTooLong          // a name longer than the filesystem or service allows
 )
 
 var kindNames = [...]string{
@@ -42,6 +45,9 @@ var kindNames = [...]string{
 	Unavailable:     "unavailable",
 	NoSpace:         "no space",
 	Canceled:        "canceled",
+	Stale:           "stale",
+	TooLarge:        "too large",
+	NameTooLong:     "name too long",
 }
 
 func (k Kind) String() string {

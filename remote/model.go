@@ -144,3 +144,11 @@ type Writer interface {
 	// Rename can move objects (one BIM 360 project, one BIMcloud server).
 	SameSpace(a, b ID) bool
 }
+
+// NameChecker is implemented by writers that know names their service
+// refuses, so the filesystem can refuse them when they are given (create,
+// mkdir, rename) instead of when an upload fails later. CheckName returns
+// an Invalid error that names the rule, or nil.
+type NameChecker interface {
+	CheckName(name string) error
+}

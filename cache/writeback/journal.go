@@ -1,12 +1,28 @@
-// Package writeback stages files written through the mount on local disk
-// and uploads them, keeping a journal so that nothing written is lost when
-// an upload fails or the process dies.
+// Package writeback stages files written through the filesystem on local
+// disk and uploads them, keeping a journal so that nothing written is lost
+// when an upload fails or the process dies, and nothing unconfirmed is ever
+// published.
 //
-// Every staged file is a sparse data file plus a small JSON record in the
-// staging directory. The record is written atomically (temp file, fsync,
-// rename, directory fsync) at each state change; the data file is fsynced
-// before an upload starts. On start, Manager.Recover finds every record
-// left behind and uploads it again.
+// A staged file belongs to a remote item (Record.Item), or, for a file that
+// has never been uploaded, to its own key: never to a folder and a name, so
+// two items that share a name can never exchange content.
+//
+// Files on disk, per staged file with key K:
+//
+//   - K.json: the journal record, replaced atomically (temp file, fsync,
+//     rename, directory fsync) at each state change.
+//   - K.data: the live copy that handles read and write. It is not fsynced
+//     while the file is open: its content is unconfirmed.
+//   - K.<gen>.snap: an immutable snapshot taken by a close or fsync, the
+//     only thing ever uploaded. It is fsynced before it is journaled.
+//
+// Crash semantics (see Manager.New): a snapshot whose record says Confirmed
+// (a close or fsync returned success for it in asynchronous mode) is
+// uploaded after a restart, with the size the snapshot file has. Anything
+// else that holds user changes (a live copy written since its last
+// snapshot, an unconfirmed snapshot) becomes a local-only "recovered" file
+// beside the original, never uploaded under the original's name and never
+// deleted until the user renames (publishes) or deletes it.
 package writeback
 
 import (
@@ -14,54 +30,85 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bimfs/bimfs/remote"
 )
 
-// State is where a staged file is in its life.
+// State is where a staged file's upload is.
 type State string
 
-// States of a staged file. Committed files have no record.
+// Upload states. A file whose content the service has carries no state.
 const (
-	// Open: at least one handle may still write; content not yet final.
-	Open State = "open"
-	// Pending: closed (or fsynced) and waiting for upload.
+	// Pending: a snapshot waits for upload.
 	Pending State = "pending"
-	// Uploading: an upload is in progress.
+	// Uploading: a snapshot is being uploaded.
 	Uploading State = "uploading"
-	// Failed: the last upload failed; it will be retried.
+	// Failed: the last upload failed; it is retried unless the failure
+	// needs the user (an invalid name, a permission).
 	Failed State = "failed"
+	// Recovered: content left unconfirmed by a crash; local only until the
+	// user renames it (which publishes it) or deletes it.
+	Recovered State = "recovered"
 )
 
 // Record is the journal entry of one staged file.
 type Record struct {
-	// Key identifies the staged file; its data lives in Key+".data".
+	// Key identifies the staged file and names its data files.
 	Key     string    `json:"key"`
 	Account string    `json:"account"`
 	Parent  remote.ID `json:"parent"`
 	Name    string    `json:"name"`
-	// Existing is the remote file this content replaces (a new version);
-	// empty for a new file.
-	Existing remote.ID `json:"existing,omitempty"`
-	// BaseVersion is the remote version the staged copy started from.
-	BaseVersion string    `json:"baseVersion,omitempty"`
-	State       State     `json:"state"`
-	Size        int64     `json:"size"`
-	Attempts    int       `json:"attempts"`
-	LastError   string    `json:"lastError,omitempty"`
-	Uploaded    int64     `json:"uploaded"`
-	Updated     time.Time `json:"updated"`
+	// Item is the remote item the content belongs to; empty for a file
+	// that has never been uploaded (it is known by its key until then).
+	Item remote.ID `json:"item,omitempty"`
+	// BaseVersion is the remote version the content was edited from.
+	BaseVersion string `json:"baseVersion,omitempty"`
+	// Dirty is set while the live copy holds changes no snapshot has.
+	Dirty bool `json:"dirty,omitempty"`
+	// Snapshot is the generation of the snapshot waiting for upload (0:
+	// none) and Confirmed whether a successful close or fsync confirmed it.
+	Snapshot  uint64 `json:"snapshot,omitempty"`
+	Confirmed bool   `json:"confirmed,omitempty"`
+	State     State  `json:"state,omitempty"`
+	// Size is informational (status output); after a restart sizes come
+	// from the data files themselves.
+	Size      int64  `json:"size"`
+	Attempts  int    `json:"attempts,omitempty"`
+	LastError string `json:"lastError,omitempty"`
+	Uploaded  int64  `json:"uploaded,omitempty"`
+	// Modified is when the content was last changed here.
+	Modified time.Time `json:"modified"`
+	// From names the file a recovered file was recovered from.
+	From    string    `json:"from,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// Status is the record's state for people: "open" for changes not yet
+// closed, else the upload state.
+func (r Record) Status() string {
+	if r.State == "" {
+		if r.Dirty {
+			return "open"
+		}
+		return "committed"
+	}
+	return string(r.State)
 }
 
 const (
 	recordSuffix = ".json"
 	dataSuffix   = ".data"
+	snapSuffix   = ".snap"
 )
 
 func (m *Manager) recordPath(key string) string { return filepath.Join(m.dir, key+recordSuffix) }
 func (m *Manager) dataPath(key string) string   { return filepath.Join(m.dir, key+dataSuffix) }
+func (m *Manager) snapPath(key string, gen uint64) string {
+	return filepath.Join(m.dir, key+"."+strconv.FormatUint(gen, 10)+snapSuffix)
+}
 
 // saveRecord replaces the record atomically so a crash leaves either the
 // old or the new state, never a torn file.
@@ -73,37 +120,47 @@ func (m *Manager) saveRecord(r Record) error {
 	}
 	tmp, err := os.CreateTemp(m.dir, ".rec-*")
 	if err != nil {
-		return noSpace(err)
+		return localErr("writeback.journal", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return noSpace(err)
+		return localErr("writeback.journal", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return noSpace(err)
+		return localErr("writeback.journal", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return noSpace(err)
+		return localErr("writeback.journal", err)
 	}
 	if err := os.Rename(tmp.Name(), m.recordPath(r.Key)); err != nil {
-		return err
+		return localErr("writeback.journal", err)
 	}
 	return syncDir(m.dir)
 }
 
-func (m *Manager) removeRecord(key string) error {
-	err := os.Remove(m.recordPath(key))
+// removeFiles deletes every file of key: record, live copy and snapshots.
+func (m *Manager) removeFiles(key string) {
+	os.Remove(m.recordPath(key))
 	os.Remove(m.dataPath(key))
-	if err != nil && !os.IsNotExist(err) {
-		return err
+	m.removeSnapshots(key, 0)
+	syncDir(m.dir)
+}
+
+// removeSnapshots deletes the snapshots of key other than keep.
+func (m *Manager) removeSnapshots(key string, keep uint64) {
+	matches, _ := filepath.Glob(filepath.Join(m.dir, key+".*"+snapSuffix))
+	for _, p := range matches {
+		if keep != 0 && p == m.snapPath(key, keep) {
+			continue
+		}
+		os.Remove(p)
 	}
-	return syncDir(m.dir)
 }
 
 // loadRecords reads every record in the staging directory. Unreadable
-// records are reported, not deleted: their data file may still matter.
+// records are reported, not deleted: their data may still matter.
 func (m *Manager) loadRecords() ([]Record, []error) {
 	entries, err := os.ReadDir(m.dir)
 	if err != nil {
@@ -113,8 +170,8 @@ func (m *Manager) loadRecords() ([]Record, []error) {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, ".rec-") {
-			os.Remove(filepath.Join(m.dir, name)) // a temp file from an interrupted save
+		if strings.HasPrefix(name, ".rec-") || strings.HasPrefix(name, ".copy-") {
+			os.Remove(filepath.Join(m.dir, name)) // from an interrupted save or copy
 			continue
 		}
 		if !strings.HasSuffix(name, recordSuffix) {
@@ -156,4 +213,13 @@ func ReadRecords(dir string) ([]Record, error) {
 		return recs, errs[0]
 	}
 	return recs, nil
+}
+
+// fileSize is the size of the file at path, or -1 if it does not exist.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return -1
+	}
+	return st.Size()
 }

@@ -128,7 +128,7 @@ func printUploads(dir string) error {
 		if r.Size > 0 {
 			progress = fmt.Sprintf(" %d%%", r.Uploaded*100/r.Size)
 		}
-		line := fmt.Sprintf("  %-9s %s/%s (%d bytes%s, %d attempt(s))", r.State, r.Account, r.Name, r.Size, progress, r.Attempts)
+		line := fmt.Sprintf("  %-9s %s/%s (%d bytes%s, %d attempt(s))", r.Status(), r.Account, r.Name, r.Size, progress, r.Attempts)
 		if r.LastError != "" {
 			line += ": " + r.LastError
 		}

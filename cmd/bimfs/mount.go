@@ -15,6 +15,7 @@ import (
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/wiring"
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/mountopts"
 	"github.com/bimfs/bimfs/remote"
 )
@@ -92,19 +93,21 @@ func runMount(args []string) error {
 			}
 			return fmt.Errorf("account %s: %w", a.Name, err)
 		}
-		mounted = append(mounted, fs.Account{Name: a.Name, Backend: b})
+		mounted = append(mounted, fs.Account{Name: a.Name, Backend: b, Identity: wiring.Identity(a)})
 	}
 
-	m, err := fs.Mount(mountpoint, mounted, fs.Options{
+	m, err := fusefs.Mount(mountpoint, mounted, fusefs.Options{
+		Options: fs.Options{
+			MetadataTTL:    opts.MetadataTTL,
+			StagingDir:     filepath.Join(opts.CacheDir, "staging"),
+			AsyncWriteback: opts.AsyncWriteback,
+			Cache:          c,
+			Logger:         log,
+		},
 		EntryTimeout:    opts.EntryTimeout,
 		AttrTimeout:     opts.AttrTimeout,
 		NegativeTimeout: opts.NegativeTimeout,
-		MetadataTTL:     opts.MetadataTTL,
-		StagingDir:      filepath.Join(opts.CacheDir, "staging"),
-		AsyncWriteback:  opts.AsyncWriteback,
 		NoXattrs:        opts.NoXattrs,
-		Cache:           c,
-		Logger:          log,
 		Debug:           opts.Debug,
 		AllowOther:      opts.AllowOther,
 		FSName:          "bimfs",

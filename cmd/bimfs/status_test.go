@@ -23,7 +23,7 @@ func TestStatusListsFailedUploads(t *testing.T) {
 	}
 	f, _ := m.Create("work", "parent", "plan|v2.dwg", "", "")
 	f.WriteAt([]byte("0123456789"), 0)
-	if err := f.Flush(context.Background()); err == nil {
+	if err := f.Commit(context.Background(), writeback.CommitOptions{Wait: true}); err == nil {
 		t.Fatal("upload should fail")
 	}
 	f.Release()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bimfs/bimfs/cache"
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 )
 
 // unmountAttempts bounds retries while the kernel still reports the mount
@@ -38,14 +39,14 @@ func Available() error {
 // Mount mounts accounts on a fresh temporary directory and returns its
 // path; the filesystem is unmounted when the test ends. If opts.Cache is
 // nil a cache with a disk tier in another temporary directory is used.
-func Mount(t testing.TB, accounts []fs.Account, opts fs.Options) string {
+func Mount(t testing.TB, accounts []fs.Account, opts fusefs.Options) string {
 	t.Helper()
 	dir, _ := MountFS(t, accounts, opts)
 	return dir
 }
 
 // MountFS is Mount that also returns the mounted filesystem.
-func MountFS(t testing.TB, accounts []fs.Account, opts fs.Options) (string, *fs.Mounted) {
+func MountFS(t testing.TB, accounts []fs.Account, opts fusefs.Options) (string, *fusefs.Mounted) {
 	t.Helper()
 	if err := Available(); err != nil {
 		t.Skipf("FUSE is not available (%v): mount tests need /dev/fuse and permission to mount", err)
@@ -63,7 +64,7 @@ func MountFS(t testing.TB, accounts []fs.Account, opts fs.Options) (string, *fs.
 		opts.Cache = c
 	}
 	dir := t.TempDir()
-	m, err := fs.Mount(dir, accounts, opts)
+	m, err := fusefs.Mount(dir, accounts, opts)
 	if errors.Is(err, syscall.EPERM) {
 		t.Skipf("not permitted to mount FUSE here: %v", err)
 	}

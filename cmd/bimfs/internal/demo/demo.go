@@ -6,6 +6,8 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,6 +51,15 @@ func Start(ctx context.Context, o Options, env wiring.Env) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every start mints new IDs (unless a test pins a seed), as a real
+	// service never reuses one: a cache kept from an earlier demo run can
+	// then never serve its bytes for an object of this run.
+	if o.BIM360.Seed == 0 {
+		o.BIM360.Seed = randomSeed()
+	}
+	if o.BIMcloud.Seed == 0 {
+		o.BIMcloud.Seed = randomSeed()
+	}
 	d := &Demo{dir: dir, BIM360: bimemu.New(o.BIM360), BIMcloud: bcemu.New(o.BIMcloud)}
 	if !o.Empty {
 		d.BIM360.Demo()
@@ -77,6 +88,13 @@ func Start(ctx context.Context, o Options, env wiring.Env) (*Demo, error) {
 		return nil, fmt.Errorf("demo BIMcloud login: %w", err)
 	}
 	return d, nil
+}
+
+// randomSeed is a seed no earlier start used.
+func randomSeed() int64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return int64(binary.LittleEndian.Uint64(b[:])&(1<<62-1)) + 1
 }
 
 // Close stops the emulators and removes the demo's tokens.

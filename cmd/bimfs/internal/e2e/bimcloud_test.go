@@ -12,6 +12,7 @@ import (
 
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	bcemu "github.com/bimfs/bimfs/remote/bimcloud/emulator"
 )
 
@@ -84,7 +85,7 @@ func TestBIMcloudToolsOnMount(t *testing.T) {
 // visible.
 func TestBIMcloudRemoteChangeSeenThroughFeed(t *testing.T) {
 	var tr bcTree
-	m := startMount(t, mountConfig{setup: setupBC(&tr), fs: fs.Options{MetadataTTL: time.Hour}})
+	m := startMount(t, mountConfig{setup: setupBC(&tr), fs: fusefs.Options{Options: fs.Options{MetadataTTL: time.Hour}}})
 	p := m.bc("Campus", "Library.pln")
 	if got, err := os.ReadFile(p); err != nil || string(got) != "PLN model revision 1" {
 		t.Fatalf("read %q %v", got, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/wiring"
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/mountopts"
 )
 
@@ -47,7 +48,7 @@ func (l *logBuffer) String() string {
 
 type mountConfig struct {
 	demo     demo.Options
-	fs       fs.Options
+	fs       fusefs.Options
 	cacheDir bool // use a disk tier
 	fullDemo bool // load the demo's sample data too
 	setup    func(d *demo.Demo)
@@ -94,7 +95,7 @@ func startMount(tb testing.TB, cfg mountConfig) *mount {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { b.Close() })
-		accounts = append(accounts, fs.Account{Name: a.Name, Backend: b})
+		accounts = append(accounts, fs.Account{Name: a.Name, Backend: b, Identity: wiring.Identity(a)})
 	}
 	fo := cfg.fs
 	fo.Cache = c
@@ -103,7 +104,7 @@ func startMount(tb testing.TB, cfg mountConfig) *mount {
 		fo.StagingDir = tb.TempDir()
 	}
 	dir := tb.TempDir()
-	m, err := fs.Mount(dir, accounts, fo)
+	m, err := fusefs.Mount(dir, accounts, fo)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 )
 
 func errnoIs(err error, want syscall.Errno) bool {
@@ -16,8 +17,8 @@ func errnoIs(err error, want syscall.Errno) bool {
 
 // fsOptsNoKernelCache makes every lookup and open reach the daemon and
 // revalidate, so tests see remote changes at once.
-func fsOptsNoKernelCache() fs.Options {
-	return fs.Options{EntryTimeout: -1, AttrTimeout: -1, NegativeTimeout: -1, MetadataTTL: -1}
+func fsOptsNoKernelCache() fusefs.Options {
+	return fusefs.Options{Options: fs.Options{MetadataTTL: -1}, EntryTimeout: -1, AttrTimeout: -1, NegativeTimeout: -1}
 }
 
 // waitUntil polls cond for up to a minute.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	bimemu "github.com/bimfs/bimfs/remote/bim360/emulator"
 )
 
@@ -55,7 +56,7 @@ func TestStagingDiskFull(t *testing.T) {
 		t.Skipf("cannot mount tmpfs: %v %s", err, out)
 	}
 	var tr bimTree
-	m := startMount(t, mountConfig{fs: fs.Options{StagingDir: staging}, setup: setupBIM(&tr)})
+	m := startMount(t, mountConfig{fs: fusefs.Options{Options: fs.Options{StagingDir: staging}}, setup: setupBIM(&tr)})
 	t.Cleanup(func() {
 		for i := 0; i < 50 && exec.Command("umount", staging).Run() != nil; i++ {
 			time.Sleep(100 * time.Millisecond)

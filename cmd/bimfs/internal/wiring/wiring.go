@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/bimfs/bimfs/mountopts"
@@ -120,6 +121,13 @@ func Open(ctx context.Context, e Env, a mountopts.Account, o *mountopts.Options)
 		return bimcloud.New(ctx, cfg)
 	}
 	return nil, fmt.Errorf("account %q: unknown service %q", a.Name, a.Service)
+}
+
+// Identity names what account a reaches: its service, server, app and
+// user. The filesystem keys cached bytes by it, so two accounts or servers
+// never share cache entries even where their IDs coincide.
+func Identity(a mountopts.Account) string {
+	return strings.Join([]string{a.Service, strings.TrimRight(a.BaseURL, "/"), a.ClientID, a.UserID}, " ")
 }
 
 // Login runs the interactive login of account; open shows the user a URL.

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fstest"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
@@ -34,7 +35,7 @@ func newWritableMemory() *remotetest.Memory {
 
 // mountWritable mounts m as account "acme" with a fresh staging directory
 // (unless opts has one) and returns the account directory.
-func mountWritable(t *testing.T, m *remotetest.Memory, opts fs.Options) string {
+func mountWritable(t *testing.T, m *remotetest.Memory, opts fusefs.Options) string {
 	t.Helper()
 	if opts.StagingDir == "" {
 		opts.StagingDir = t.TempDir()
@@ -203,5 +204,5 @@ func unixRenameExchange(from, to string) error {
 // returns the mount root.
 func fstestMountWritable(t *testing.T, accounts []fs.Account) string {
 	t.Helper()
-	return fstest.Mount(t, accounts, fs.Options{StagingDir: t.TempDir()})
+	return fstest.Mount(t, accounts, fusefs.Options{Options: fs.Options{StagingDir: t.TempDir()}})
 }

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fstest"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -94,7 +95,7 @@ func newProjectMemory() *remotetest.Memory {
 }
 
 // mountOne mounts backend as account "acme".
-func mountOne(t *testing.T, m *remotetest.Memory, opts fs.Options) string {
+func mountOne(t *testing.T, m *remotetest.Memory, opts fusefs.Options) string {
 	t.Helper()
 	return filepath.Join(fstest.Mount(t, []fs.Account{{Name: "acme", Backend: m}}, opts), "acme")
 }
@@ -114,7 +115,7 @@ func run(t *testing.T, name string, args ...string) string {
 
 // mountWatching mounts a backend with a change feed as account "acme" and
 // returns the mount root.
-func mountWatching(t *testing.T, b *remotetest.WatchingMemory, opts fs.Options) string {
+func mountWatching(t *testing.T, b *remotetest.WatchingMemory, opts fusefs.Options) string {
 	t.Helper()
 	return fstest.Mount(t, []fs.Account{{Name: "acme", Backend: b}}, opts)
 }

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fstest"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -36,8 +37,8 @@ func TestKernelReadAheadRaised(t *testing.T) {
 	for _, tc := range []struct {
 		kb   int
 		want string
-	}{{0, fmt.Sprint(fs.DefaultKernelReadAheadKB)}, {2048, "2048"}} {
-		mnt := fstest.Mount(t, []fs.Account{{Name: "a", Backend: remotetest.NewMemory()}}, fs.Options{KernelReadAheadKB: tc.kb})
+	}{{0, fmt.Sprint(fusefs.DefaultKernelReadAheadKB)}, {2048, "2048"}} {
+		mnt := fstest.Mount(t, []fs.Account{{Name: "a", Backend: remotetest.NewMemory()}}, fusefs.Options{KernelReadAheadKB: tc.kb})
 		got, ok := bdiReadAhead(t, mnt)
 		if !ok {
 			t.Skip("no bdi in /sys for the mount")
@@ -53,11 +54,11 @@ func TestKernelReadAheadRaised(t *testing.T) {
 // MB/s of the two sub-benchmarks.
 func BenchmarkKernelReadAhead(b *testing.B) {
 	data := content(60, 64<<20)
-	for _, kb := range []int{-1, 1024, fs.DefaultKernelReadAheadKB, 16384} {
+	for _, kb := range []int{-1, 1024, fusefs.DefaultKernelReadAheadKB, 16384} {
 		b.Run(fmt.Sprintf("read_ahead_kb=%d", kb), func(b *testing.B) {
 			mem := remotetest.NewMemory()
 			mem.AddFile("f.bin", data)
-			mnt := fstest.Mount(b, []fs.Account{{Name: "a", Backend: mem}}, fs.Options{KernelReadAheadKB: kb})
+			mnt := fstest.Mount(b, []fs.Account{{Name: "a", Backend: mem}}, fusefs.Options{KernelReadAheadKB: kb})
 			if got, ok := bdiReadAhead(b, mnt); ok {
 				b.Logf("read_ahead_kb of the mount: %s", got)
 			}

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
@@ -38,10 +39,10 @@ func readAt(t *testing.T, f *os.File, off int64, n int) []byte {
 func TestNewVersionVisibleOldHandleKeepsVersion(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts fs.Options
+		opts fusefs.Options
 	}{
-		{"kernel caches attributes", fs.Options{MetadataTTL: shortTTL, EntryTimeout: time.Hour, AttrTimeout: time.Hour}},
-		{"no kernel caching", fs.Options{MetadataTTL: shortTTL, EntryTimeout: -1, AttrTimeout: -1, NegativeTimeout: -1}},
+		{"kernel caches attributes", fusefs.Options{Options: fs.Options{MetadataTTL: shortTTL}, EntryTimeout: time.Hour, AttrTimeout: time.Hour}},
+		{"no kernel caching", fusefs.Options{Options: fs.Options{MetadataTTL: shortTTL}, EntryTimeout: -1, AttrTimeout: -1, NegativeTimeout: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := remotetest.NewMemory()
@@ -90,7 +91,7 @@ func TestNewVersionVisibleOldHandleKeepsVersion(t *testing.T) {
 
 func TestListingReusedWithinTTL(t *testing.T) {
 	mem := newProjectMemory()
-	mnt := mountOne(t, mem, fs.Options{MetadataTTL: time.Hour, EntryTimeout: -1, AttrTimeout: -1})
+	mnt := mountOne(t, mem, fusefs.Options{Options: fs.Options{MetadataTTL: time.Hour}, EntryTimeout: -1, AttrTimeout: -1})
 	path := filepath.Join(mnt, "Hub A/Project 1/Project Files/readme.txt")
 	if _, err := os.ReadFile(path); err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func TestListingReusedWithinTTL(t *testing.T) {
 
 func TestDeletedBetweenListingAndOpen(t *testing.T) {
 	mem := newProjectMemory()
-	mnt := mountOne(t, mem, fs.Options{MetadataTTL: shortTTL})
+	mnt := mountOne(t, mem, fusefs.Options{Options: fs.Options{MetadataTTL: shortTTL}})
 	path := filepath.Join(mnt, "Hub A/Project 1/Plans/with space.pdf")
 	f, err := os.Open(path)
 	if err != nil {
@@ -136,7 +137,7 @@ func TestDeletedBetweenListingAndOpen(t *testing.T) {
 func TestUnauthenticatedIsEACCES(t *testing.T) {
 	mem := newProjectMemory()
 	logs := &logBuffer{}
-	mnt := mountOne(t, mem, fs.Options{MetadataTTL: shortTTL, Logger: slog.New(logs)})
+	mnt := mountOne(t, mem, fusefs.Options{Options: fs.Options{MetadataTTL: shortTTL, Logger: slog.New(logs)}})
 	files := filepath.Join(mnt, "Hub A/Project 1/Project Files")
 	if _, err := os.ReadDir(files); err != nil {
 		t.Fatal(err)
@@ -161,7 +162,7 @@ func TestUnauthenticatedIsEACCES(t *testing.T) {
 
 func TestErrorKindsAsErrno(t *testing.T) {
 	mem := newProjectMemory()
-	mnt := mountOne(t, mem, fs.Options{MetadataTTL: -1, EntryTimeout: -1, AttrTimeout: -1, NegativeTimeout: -1})
+	mnt := mountOne(t, mem, fusefs.Options{Options: fs.Options{MetadataTTL: -1}, EntryTimeout: -1, AttrTimeout: -1, NegativeTimeout: -1})
 	path := filepath.Join(mnt, "Hub A/Project 1/Project Files/readme.txt")
 	for kind, want := range map[remote.Kind]syscall.Errno{
 		remote.Permission:  syscall.EACCES,

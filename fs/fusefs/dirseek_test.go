@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
 
-	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -45,7 +45,7 @@ func TestDirSeek(t *testing.T) {
 	for i := range 500 {
 		mem.AddFile(fmt.Sprintf("many/entry-%03d-%s", i, "padding-to-fill-pages"), nil)
 	}
-	dir := filepath.Join(mountOne(t, mem, fs.Options{}), "many")
+	dir := filepath.Join(mountOne(t, mem, fusefs.Options{}), "many")
 	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +70,6 @@ func TestDirSeek(t *testing.T) {
 }
 
 func TestPosixtestReadDirConsistency(t *testing.T) {
-	mnt := mountOne(t, newProjectMemory(), fs.Options{})
+	mnt := mountOne(t, newProjectMemory(), fusefs.Options{})
 	posixtest.ReadDirConsistency(t, filepath.Join(mnt, "Hub A/Project 1/Project Files"))
 }

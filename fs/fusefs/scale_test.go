@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fstest"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -28,7 +29,7 @@ func TestLsLargeFolderOneList(t *testing.T) {
 		mem.Add(dir, fmt.Sprintf("sheet-%05d.pdf", (i*7919)%n), false, []byte(fmt.Sprint(i)))
 	}
 	logs := &logBuffer{}
-	mnt := mountOne(t, mem, fs.Options{Debug: true, Logger: slog.New(logs)})
+	mnt := mountOne(t, mem, fusefs.Options{Options: fs.Options{Logger: slog.New(logs)}, Debug: true})
 	big := filepath.Join(mnt, "Hub/Project/Big")
 	if _, err := os.Stat(big); err != nil {
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func BenchmarkLsLargeFolder(b *testing.B) {
 	for i := range n {
 		mem.Add(dir, fmt.Sprintf("sheet-%05d.pdf", i), false, []byte(fmt.Sprint(i)))
 	}
-	mnt := filepath.Join(fstest.Mount(b, []fs.Account{{Name: "acme", Backend: mem}}, fs.Options{MetadataTTL: time.Hour}), "acme")
+	mnt := filepath.Join(fstest.Mount(b, []fs.Account{{Name: "acme", Backend: mem}}, fusefs.Options{Options: fs.Options{MetadataTTL: time.Hour}}), "acme")
 	big := filepath.Join(mnt, "Hub/Project/Big")
 	if _, err := os.ReadDir(big); err != nil {
 		b.Fatal(err)
@@ -102,7 +103,7 @@ func TestNoXattrsStopsGetxattr(t *testing.T) {
 		mem.Add(dir, fmt.Sprintf("sheet-%05d.pdf", i), false, []byte(fmt.Sprint(i)))
 	}
 	logs := &logBuffer{}
-	mnt := mountOne(t, mem, fs.Options{Debug: true, Logger: slog.New(logs), NoXattrs: true})
+	mnt := mountOne(t, mem, fusefs.Options{Options: fs.Options{Logger: slog.New(logs)}, Debug: true, NoXattrs: true})
 	big := filepath.Join(mnt, "Hub/Project/Big")
 	run(t, "ls", "-l", big)
 	logs.reset()

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -66,7 +67,7 @@ func TestChangeFeedInvalidates(t *testing.T) {
 func fstestMountWatching(t *testing.T, mem *remotetest.Memory) string {
 	t.Helper()
 	w := mem.Watching()
-	mnt := mountWatching(t, w, fs.Options{MetadataTTL: time.Hour})
+	mnt := mountWatching(t, w, fusefs.Options{Options: fs.Options{MetadataTTL: time.Hour}})
 	eventually(t, "watcher started", func() bool { return w.Watchers() > 0 })
 	return filepath.Join(mnt, "acme")
 }

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 )
 
 // TestSingleProc serves and uses the mount from one process with
@@ -16,7 +16,7 @@ import (
 // reads in parallel, and child processes started while the mount is busy.
 func TestSingleProc(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	mnt := mountOne(t, newProjectMemory(), fs.Options{})
+	mnt := mountOne(t, newProjectMemory(), fusefs.Options{})
 	var wg sync.WaitGroup
 	errs := make(chan string, len(projectTree))
 	for p, data := range projectTree {

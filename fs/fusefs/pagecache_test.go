@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -20,13 +20,13 @@ import (
 func TestKernelPageCacheFollowsVersion(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts fs.Options
+		opts fusefs.Options
 	}{
 		// Lookup before each open reports the new version first.
-		{"lookup each open", fs.Options{EntryTimeout: -1, AttrTimeout: -1}},
+		{"lookup each open", fusefs.Options{EntryTimeout: -1, AttrTimeout: -1}},
 		// The kernel trusts its cached attributes; the open alone finds
 		// the new version.
-		{"cached attributes", fs.Options{EntryTimeout: time.Hour, AttrTimeout: time.Hour}},
+		{"cached attributes", fusefs.Options{EntryTimeout: time.Hour, AttrTimeout: time.Hour}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := remotetest.NewMemory()

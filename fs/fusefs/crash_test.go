@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 	"github.com/bimfs/bimfs/cache"
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fstest"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
@@ -75,7 +76,7 @@ func runDaemon(mnt, staging string) int {
 		fmt.Println("error", err)
 		return 1
 	}
-	_, err = fs.Mount(mnt, []fs.Account{{Name: "acme", Backend: mem}}, fs.Options{Cache: c, StagingDir: staging, AsyncWriteback: true})
+	_, err = fusefs.Mount(mnt, []fs.Account{{Name: "acme", Backend: mem}}, fusefs.Options{Options: fs.Options{Cache: c, StagingDir: staging, AsyncWriteback: true}})
 	if err != nil {
 		fmt.Println("error", err)
 		return 1
@@ -154,7 +155,7 @@ func TestKilledDuringUploadResumesAfterRemount(t *testing.T) {
 	mem := newDeterministicWritable()
 	g := newGate()
 	mem.SetFault(g.hook)
-	acct := mountWritable(t, mem, fs.Options{StagingDir: staging})
+	acct := mountWritable(t, mem, fusefs.Options{Options: fs.Options{StagingDir: staging}})
 	dir = filepath.Join(acct, pf)
 	if fi, err := os.Stat(filepath.Join(dir, "crash.bin")); err != nil || fi.Size() != int64(len(data)) {
 		t.Fatalf("staged file after restart: %v %v", fi, err)

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
@@ -37,7 +37,7 @@ func TestInterruptCancelsBackendCall(t *testing.T) {
 		}
 		return ctx.Err()
 	})
-	mnt := mountOne(t, mem, fs.Options{})
+	mnt := mountOne(t, mem, fusefs.Options{})
 	cmd := exec.Command("ls", filepath.Join(mnt, "Hub A/Project 1/Plans/"))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -31,7 +31,7 @@ func TestAwkwardRemoteNames(t *testing.T) {
 	add("plan.pdf", "second plan")
 	mem.Add(dir, "plan.pdf", true, nil) // a folder of the same name
 
-	mnt := mountOne(t, mem, fs.Options{})
+	mnt := mountOne(t, mem, fusefs.Options{})
 	names := readdirnames(t, filepath.Join(mnt, "Hub/P/F"))
 	slices.Sort(names)
 	var plain []string

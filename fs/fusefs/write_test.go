@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -28,7 +29,7 @@ var localTree = map[string][]byte{
 func TestCopyToolsUploadOneVersionEach(t *testing.T) {
 	need(t, "rsync", "tar")
 	mem := newWritableMemory()
-	mnt := mountWritable(t, mem, fs.Options{})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	src := t.TempDir()
 	writeTree(t, src, localTree)
 
@@ -110,7 +111,7 @@ func readLocal(t *testing.T, dir string) (map[string][]byte, error) {
 
 func TestShellEditsMakeVersions(t *testing.T) {
 	mem := newWritableMemory()
-	mnt := mountWritable(t, mem, fs.Options{})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	readme := filepath.Join(mnt, pf, "readme.txt")
 	rpath := pf + "/readme.txt"
 	orig := projectTree[rpath]
@@ -168,7 +169,7 @@ func TestShellEditsMakeVersions(t *testing.T) {
 
 func TestRandomWritesAndReadsThroughOneHandle(t *testing.T) {
 	mem := newWritableMemory()
-	mnt := mountWritable(t, mem, fs.Options{})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	path := filepath.Join(mnt, pf, "Models/big.rvt")
 	want := slices.Clone(projectTree[pf+"/Models/big.rvt"])
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -211,7 +212,7 @@ func TestRandomWritesAndReadsThroughOneHandle(t *testing.T) {
 
 func TestConcurrentWritersLastCloseUploads(t *testing.T) {
 	mem := newWritableMemory()
-	mnt := mountWritable(t, mem, fs.Options{})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	path := filepath.Join(mnt, pf, "shared.txt")
 	a, err := os.Create(path)
 	if err != nil {
@@ -244,7 +245,7 @@ func TestTempFileRenamedOverOriginal(t *testing.T) {
 	for _, async := range []bool{false, true} {
 		t.Run(map[bool]string{false: "sync", true: "async"}[async], func(t *testing.T) {
 			mem := newWritableMemory()
-			mnt := mountWritable(t, mem, fs.Options{AsyncWriteback: async})
+			mnt := mountWritable(t, mem, fusefs.Options{Options: fs.Options{AsyncWriteback: async}})
 			dir := filepath.Join(mnt, pf)
 			orig, _ := mem.Lookup(pf + "/readme.txt")
 			tmp := filepath.Join(dir, ".readme.txt.swp")
@@ -285,7 +286,7 @@ func TestTreeOperationsErrnos(t *testing.T) {
 		return ""
 	})
 	logs := &logBuffer{}
-	mnt := mountWritable(t, mem, fs.Options{Logger: newLogger(logs)})
+	mnt := mountWritable(t, mem, fusefs.Options{Options: fs.Options{Logger: newLogger(logs)}})
 	dir := filepath.Join(mnt, pf)
 
 	run(t, "mkdir", "-p", filepath.Join(dir, "x/y/z"))
@@ -387,7 +388,7 @@ func TestReadOnlyEntriesRefuseWithEACCES(t *testing.T) {
 	}
 	locked := mem.AddFile(pf+"/locked.pdf", []byte("x"))
 	mem.SetReadOnly(locked.ID, true)
-	mnt := mountWritable(t, mem, fs.Options{})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	for _, tc := range []struct {
 		name string
 		fn   func() error

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
@@ -25,7 +26,7 @@ func TestFailedUploadIsEIOKeptShownAndRetried(t *testing.T) {
 	g.release() // failures only, no waiting
 	mem.SetFault(g.hook)
 	logs := &logBuffer{}
-	mnt := mountWritable(t, mem, fs.Options{UploadRetry: 20 * time.Millisecond, Logger: newLogger(logs)})
+	mnt := mountWritable(t, mem, fusefs.Options{Options: fs.Options{UploadRetry: 20 * time.Millisecond, Logger: newLogger(logs)}})
 	dir := filepath.Join(mnt, pf)
 	data := content(30, 200000)
 
@@ -120,7 +121,7 @@ func TestInvalidNameOnUploadIsEINVALAndRenameFixesIt(t *testing.T) {
 		}
 		return ""
 	})
-	mnt := mountWritable(t, mem, fs.Options{UploadRetry: 20 * time.Millisecond})
+	mnt := mountWritable(t, mem, fusefs.Options{Options: fs.Options{UploadRetry: 20 * time.Millisecond}})
 	dir := filepath.Join(mnt, pf)
 	err := os.WriteFile(filepath.Join(dir, "a:b.txt"), []byte("kept"), 0o644)
 	if !errors.Is(err, syscall.EINVAL) {
@@ -142,7 +143,7 @@ func TestAsyncCloseReturnsBeforeUpload(t *testing.T) {
 	mem := newWritableMemory()
 	g := newGate()
 	mem.SetFault(g.hook)
-	mnt := mountWritable(t, mem, fs.Options{AsyncWriteback: true})
+	mnt := mountWritable(t, mem, fusefs.Options{Options: fs.Options{AsyncWriteback: true}})
 	dir := filepath.Join(mnt, pf)
 	data := content(31, 1<<20+3)
 	if err := os.WriteFile(filepath.Join(dir, "later.bin"), data, 0o644); err != nil {
@@ -181,7 +182,7 @@ func TestAsyncCloseReturnsBeforeUpload(t *testing.T) {
 func TestRemoteChangeWhileEditingBecomesOlderVersion(t *testing.T) {
 	mem := newWritableMemory()
 	logs := &logBuffer{}
-	mnt := mountWritable(t, mem, fs.Options{Logger: newLogger(logs), MetadataTTL: -1, EntryTimeout: -1, AttrTimeout: -1})
+	mnt := mountWritable(t, mem, fusefs.Options{Options: fs.Options{Logger: newLogger(logs), MetadataTTL: -1}, EntryTimeout: -1, AttrTimeout: -1})
 	path := filepath.Join(mnt, pf, "readme.txt")
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -211,7 +212,7 @@ func TestRemoteChangeWhileEditingBecomesOlderVersion(t *testing.T) {
 func TestSQLiteDatabaseOnMount(t *testing.T) {
 	need(t, "sqlite3")
 	mem := newWritableMemory()
-	mnt := mountWritable(t, mem, fs.Options{})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	db := filepath.Join(mnt, pf, "survey.gpkg")
 	run(t, "sqlite3", db, "CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT, z REAL); "+
 		"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 2000) INSERT INTO p(name, z) SELECT 'pt'||x, x*0.5 FROM c;")
@@ -240,7 +241,7 @@ func TestSQLiteDatabaseOnMount(t *testing.T) {
 func TestWritesSingleProc(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	mem := newWritableMemory()
-	mnt := mountWritable(t, mem, fs.Options{})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	dir := filepath.Join(mnt, pf)
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -269,7 +270,7 @@ func TestWritesSingleProc(t *testing.T) {
 // read-only even with a staging directory.
 func TestReadOnlyBackendStaysEROFS(t *testing.T) {
 	mem := newProjectMemory()
-	mnt := mountWritable(t, mem, fs.Options{})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	if err := os.WriteFile(filepath.Join(mnt, pf, "x"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("create on a read-only backend: %v, want EROFS", err)
 	}

@@ -1,4 +1,4 @@
-package fs_test
+package fusefs_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fstest"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -21,7 +22,7 @@ func TestRootListsAccounts(t *testing.T) {
 	mnt := fstest.Mount(t, []fs.Account{
 		{Name: "zeta", Backend: remotetest.NewMemory()},
 		{Name: "alpha", Backend: newProjectMemory()},
-	}, fs.Options{})
+	}, fusefs.Options{})
 	ents, err := os.ReadDir(mnt)
 	if err != nil {
 		t.Fatal(err)
@@ -53,14 +54,14 @@ func TestNewRootRejectsBadAccounts(t *testing.T) {
 		{{Name: "x", Backend: remotetest.NewMemory()}, {Name: "x", Backend: remotetest.NewMemory()}},
 		{{Name: "x"}},
 	} {
-		if _, err := fs.NewRoot(accts, fs.Options{Cache: nil}); err == nil {
-			t.Errorf("NewRoot(%+v) succeeded without a cache", accts)
+		if _, err := fs.New(accts, fs.Options{Cache: nil}); err == nil {
+			t.Errorf("New(%+v) succeeded without a cache", accts)
 		}
 	}
 }
 
 func TestFindAndReadWholeTree(t *testing.T) {
-	mnt := mountOne(t, newProjectMemory(), fs.Options{})
+	mnt := mountOne(t, newProjectMemory(), fusefs.Options{})
 	out := run(t, "find", mnt, "-type", "f")
 	var got []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -84,7 +85,7 @@ func TestFindAndReadWholeTree(t *testing.T) {
 }
 
 func TestPOSIXFiles(t *testing.T) {
-	mnt := mountOne(t, newProjectMemory(), fs.Options{})
+	mnt := mountOne(t, newProjectMemory(), fusefs.Options{})
 	for p, data := range projectTree {
 		t.Run(strings.ReplaceAll(p, "/", "_"), func(t *testing.T) {
 			fstest.CheckFile(t, filepath.Join(mnt, p), data)
@@ -93,7 +94,7 @@ func TestPOSIXFiles(t *testing.T) {
 }
 
 func TestPOSIXDirs(t *testing.T) {
-	mnt := mountOne(t, newProjectMemory(), fs.Options{})
+	mnt := mountOne(t, newProjectMemory(), fusefs.Options{})
 	files := filepath.Join(mnt, "Hub A/Project 1/Project Files")
 	fstest.CheckReadOnlyDir(t, files, "readme.txt")
 	fstest.CheckReadOnlyDir(t, filepath.Dir(mnt), "acme")
@@ -171,8 +172,8 @@ func TestReaddirSortedStableInodes(t *testing.T) {
 		}
 		return out
 	}
-	first := inodes(filepath.Join(mountOne(t, mem, fs.Options{}), "dir"))
-	second := inodes(filepath.Join(mountOne(t, mem, fs.Options{}), "dir"))
+	first := inodes(filepath.Join(mountOne(t, mem, fusefs.Options{}), "dir"))
+	second := inodes(filepath.Join(mountOne(t, mem, fusefs.Options{}), "dir"))
 	if len(first) != 7 {
 		t.Fatalf("readdir found %d entries", len(first))
 	}
@@ -234,7 +235,7 @@ func readdirInodes(t *testing.T, dir string) map[string]uint64 {
 }
 
 func TestToolsCopyCompare(t *testing.T) {
-	mnt := mountOne(t, newProjectMemory(), fs.Options{})
+	mnt := mountOne(t, newProjectMemory(), fusefs.Options{})
 	dst := t.TempDir()
 	run(t, "cp", "-r", filepath.Join(mnt, "Hub A"), dst)
 	for p, data := range projectTree {
@@ -270,7 +271,7 @@ func TestToolsCopyCompare(t *testing.T) {
 func TestStreamingBackend(t *testing.T) {
 	mem := newProjectMemory()
 	mem.SetRangeReads(false)
-	mnt := mountOne(t, mem, fs.Options{})
+	mnt := mountOne(t, mem, fusefs.Options{})
 	dst := t.TempDir()
 	run(t, "cp", "-r", filepath.Join(mnt, "Hub A"), dst)
 	big := "Hub A/Project 1/Project Files/Models/big.rvt"
@@ -279,7 +280,7 @@ func TestStreamingBackend(t *testing.T) {
 }
 
 func TestStatfs(t *testing.T) {
-	mnt := mountOne(t, newProjectMemory(), fs.Options{})
+	mnt := mountOne(t, newProjectMemory(), fusefs.Options{})
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(filepath.Join(mnt, "Hub A"), &st); err != nil {
 		t.Fatal(err)
