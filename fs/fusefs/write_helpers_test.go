@@ -66,6 +66,20 @@ func remoteContent(t *testing.T, m *remotetest.Memory, path string) []byte {
 	return b
 }
 
+// eventualContent is remoteContent for a file whose upload runs after its
+// close returned (a file closed without a write is uploaded at its last
+// release, which the kernel sends after close).
+func eventualContent(t *testing.T, m *remotetest.Memory, path string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := m.Content(path); ok || time.Now().After(deadline) {
+			return remoteContent(t, m, path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // versions is the number of versions the file at path has.
 func versions(t *testing.T, m *remotetest.Memory, path string) int {
 	t.Helper()

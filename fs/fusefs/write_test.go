@@ -147,10 +147,14 @@ func TestShellEditsMakeVersions(t *testing.T) {
 		t.Errorf("%d versions after 4 edits, want 5", n)
 	}
 
-	// touch creates an empty file that reaches the service.
+	// touch creates an empty file that reaches the service as one version
+	// (right after its last close: a close without a write commits nothing).
 	run(t, "touch", filepath.Join(mnt, pf, "touched"))
-	if got := remoteContent(t, mem, pf+"/touched"); len(got) != 0 {
+	if got := eventualContent(t, mem, pf+"/touched"); len(got) != 0 {
 		t.Fatalf("touched file holds %q", got)
+	}
+	if n := versions(t, mem, pf+"/touched"); n != 1 {
+		t.Errorf("touch made %d versions, want 1", n)
 	}
 	// Opening for writing and closing without a write uploads nothing.
 	uploads := mem.Calls(remotetest.OpUpload)
