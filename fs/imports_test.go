@@ -7,7 +7,8 @@ import (
 )
 
 // forbiddenImport reports why package path must not be a dependency of fs:
-// the filesystem stays backend-neutral and knows nothing about HTTP.
+// the core stays backend-neutral and knows nothing about HTTP or FUSE
+// (front ends such as fs/fusefs sit on top of it).
 func forbiddenImport(path string) string {
 	const module = "github.com/bimfs/bimfs/"
 	switch {
@@ -19,6 +20,10 @@ func forbiddenImport(path string) string {
 			return "fs must not depend on a concrete service or the HTTP plumbing"
 		}
 		return "" // neutral packages below remote
+	case strings.HasPrefix(path, "github.com/hanwen/go-fuse"):
+		return "the core must not depend on FUSE; front ends translate"
+	case strings.HasPrefix(path, module+"fs/"):
+		return "the core must not depend on its front ends"
 	case strings.HasPrefix(path, module+"cmd"):
 		return "fs must not depend on the CLI"
 	}
@@ -54,7 +59,9 @@ func TestForbiddenImportRules(t *testing.T) {
 		"github.com/bimfs/bimfs/remote":            false,
 		"github.com/bimfs/bimfs/cache":             false,
 		"net":                                      false,
-		"github.com/hanwen/go-fuse/v2/fs":          false,
+		"github.com/hanwen/go-fuse/v2/fs":          true,
+		"github.com/hanwen/go-fuse/v2/fuse":        true,
+		"github.com/bimfs/bimfs/fs/fusefs":         true,
 	} {
 		if got := forbiddenImport(path) != ""; got != bad {
 			t.Errorf("forbiddenImport(%q) = %v, want %v", path, got, bad)

@@ -66,6 +66,17 @@ func (m *Memory) SetNameRule(rule func(name string) string) {
 	m.nameRule = rule
 }
 
+// CheckName implements remote.NameChecker: it refuses what Mkdir, Upload
+// and Rename would (see SetNameRule), so a filesystem refuses names when
+// they are given.
+func (m *Memory) CheckName(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.checkNameLocked("CheckName", name)
+}
+
+var _ remote.NameChecker = (*Memory)(nil)
+
 // Versions returns every version file id ever had, oldest first.
 func (m *Memory) Versions(id remote.ID) []remote.Version {
 	m.mu.Lock()
