@@ -252,8 +252,15 @@ func (m *Manager) Create(account string, parent remote.ID, name string, item rem
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if item != "" && m.byItem[itemKey{account, item}] != nil {
-		return nil, remote.Errorf(remote.Conflict, "writeback.Create", "item %s is already staged", item)
+	if old := m.byItem[itemKey{account, item}]; item != "" && old != nil {
+		old.mu.Lock()
+		leaving := old.retired || old.discarded
+		old.mu.Unlock()
+		// A file on its way out (committed and released, or deleted) is
+		// replaced; a live one is shared, so the caller must use it.
+		if !leaving {
+			return nil, remote.Errorf(remote.Conflict, "writeback.Create", "item %s is already staged", item)
+		}
 	}
 	m.files[key] = f
 	m.indexLocked(f)

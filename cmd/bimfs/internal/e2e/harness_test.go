@@ -49,7 +49,8 @@ func (l *logBuffer) String() string {
 type mountConfig struct {
 	demo     demo.Options
 	fs       fusefs.Options
-	cacheDir bool // use a disk tier
+	cacheDir bool   // use a disk tier
+	cacheAt  string // use this disk tier directory (implies cacheDir)
 	fullDemo bool // load the demo's sample data too
 	setup    func(d *demo.Demo)
 }
@@ -79,6 +80,9 @@ func startMount(tb testing.TB, cfg mountConfig) *mount {
 	wiring.LimitMemory(copts.MemoryBytes)
 	if cfg.cacheDir {
 		copts.Dir = tb.TempDir()
+	}
+	if cfg.cacheAt != "" {
+		copts.Dir = cfg.cacheAt
 	}
 	c, err := cache.New(copts)
 	if err != nil {
