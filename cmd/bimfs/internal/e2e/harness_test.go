@@ -51,7 +51,7 @@ type mountConfig struct {
 	fs       fusefs.Options
 	cacheDir bool   // use a disk tier
 	cacheAt  string // use this disk tier directory (implies cacheDir)
-	fullDemo bool // load the demo's sample data too
+	fullDemo bool   // load the demo's sample data too
 	setup    func(d *demo.Demo)
 }
 
