@@ -133,7 +133,8 @@
 //
 // # Locks
 //
-// Lock order: File.stageMu, then the writeback package's locks, then the
-// leaf locks File.mu, account.mu and FS.mu. No lock is held across a call
-// to a backend.
+// Lock order: the writeback package's locks, then the leaf locks File.mu,
+// account.mu and FS.mu. No lock is held across a call to a backend: a
+// second opener waits for a fill in progress on a channel, with its own
+// context.
 package fs

@@ -18,10 +18,6 @@ type File struct {
 	// the file gets a new remote ID (see account.rekey).
 	ino uint64
 
-	// stageMu serializes setting up and filling a staged copy (which may
-	// download the file), so concurrent write opens share one copy.
-	stageMu sync.Mutex
-
 	// mu protects the following fields. It is a leaf lock.
 	mu sync.Mutex
 	// id is the remote ID, or a staged ID for a new file.
@@ -39,6 +35,9 @@ type File struct {
 	// fillEntry's content before its first read or write; nil if none.
 	fillFor   *writeback.File
 	fillEntry remote.Entry
+	// filling is closed when the fill in progress ends; nil when none
+	// runs. Other callers wait on it (or their context), never on a lock.
+	filling chan struct{}
 	// mtime is a modification time set by utimes, shown while the file
 	// still has the content mtimeFor names (a version ID, or mtimeStaged).
 	mtime    time.Time

@@ -52,21 +52,53 @@ func (f *File) openWrite(ctx context.Context, flags OpenFlags) (*Handle, error) 
 
 // stage returns the file's staged copy, acquired for the caller, creating
 // it from the current remote version if there is none. With trunc the
-// copy is emptied (a change).
+// copy is emptied (a change). No lock is held while the folder is listed:
+// two openers racing to create the copy find each other through the
+// staging index and share one.
 func (f *File) stage(ctx context.Context, op string, trunc bool) (*writeback.File, error) {
-	f.stageMu.Lock()
-	defer f.stageMu.Unlock()
-	if sf := f.staged(); sf != nil && sf.TryAcquire() {
-		if trunc {
-			f.dropFill(sf)
+	for attempt := 0; ; attempt++ {
+		if sf := f.staged(); sf != nil && sf.TryAcquire() {
+			if trunc {
+				f.dropFill(sf)
+				if err := sf.Truncate(0); err != nil {
+					sf.Release()
+					return nil, f.acct.fail(ctx, op, f.Path(), err)
+				}
+				f.contentChanged()
+			}
+			return sf, nil
+		}
+		sf, err := f.newStaged(ctx, op)
+		if remote.IsKind(err, remote.Conflict) && attempt < 3 {
+			continue // another opener staged it first: share theirs
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case trunc:
 			if err := sf.Truncate(0); err != nil {
+				sf.Pause()
+				sf.Discard()
 				sf.Release()
 				return nil, f.acct.fail(ctx, op, f.Path(), err)
 			}
 			f.contentChanged()
+		case f.entrySize() > 0:
+			// Filled on first use: the kernel sends O_TRUNC as a truncate
+			// after the open, and an open that changes nothing should not
+			// download anything.
+			f.mu.Lock()
+			f.fillFor, f.fillEntry = sf, f.entry
+			f.mu.Unlock()
 		}
 		return sf, nil
 	}
+}
+
+// newStaged revalidates the file through its folder's listing and stages
+// an edit of the version it finds.
+func (f *File) newStaged(ctx context.Context, op string) (*writeback.File, error) {
 	id := f.remoteID()
 	if isStagedID(id) {
 		return nil, f.acct.fail(ctx, op, f.Path(), errStagedGone)
@@ -86,54 +118,58 @@ func (f *File) stage(ctx context.Context, op string, trunc bool) (*writeback.Fil
 		return nil, remote.Errorf(remote.Permission, "fs.write", "the service marks %s read-only", f.Path())
 	}
 	sf, err := f.acct.fsys.wb.Create(f.acct.name, parent, e.Name, e.ID, e.Version.ID)
+	if remote.IsKind(err, remote.Conflict) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, f.acct.fail(ctx, op, f.Path(), err)
-	}
-	switch {
-	case trunc:
-		if err := sf.Truncate(0); err != nil {
-			sf.Pause()
-			sf.Discard()
-			sf.Release()
-			return nil, f.acct.fail(ctx, op, f.Path(), err)
-		}
-		f.contentChanged()
-	case e.Size > 0:
-		// Filled on first use: the kernel sends O_TRUNC as a truncate
-		// after the open, and an open that changes nothing should not
-		// download anything.
-		f.mu.Lock()
-		f.fillFor, f.fillEntry = sf, e
-		f.mu.Unlock()
 	}
 	return sf, nil
 }
 
+// entrySize is the size the newest listing shows.
+func (f *File) entrySize() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.entry.Size
+}
+
 // ensureFilled copies the remote content into staged copy sf if that is
-// still owed (see stage).
+// still owed (see stage). One caller fills; the others wait for it or for
+// their own context, holding no lock meanwhile.
 func (f *File) ensureFilled(ctx context.Context, sf *writeback.File) error {
-	f.mu.Lock()
-	owed := f.fillFor == sf
-	f.mu.Unlock()
-	if !owed {
-		return nil
-	}
-	f.stageMu.Lock()
-	defer f.stageMu.Unlock()
-	f.mu.Lock()
-	owed, e := f.fillFor == sf, f.fillEntry
-	f.mu.Unlock()
-	if !owed {
-		return nil
-	}
-	r := f.acct.fsys.cache.Open(f.acct.source, f.acct.rangeReads, e.ID, f.acct.cacheVersion(e.Version), e.Size)
-	err := sf.Fill(ctx, readerAt{ctx, r}, e.Size)
-	r.Close()
-	if err != nil {
+	for {
+		f.mu.Lock()
+		if f.fillFor != sf {
+			f.mu.Unlock()
+			return nil
+		}
+		if ch := f.filling; ch != nil {
+			f.mu.Unlock()
+			select {
+			case <-ch:
+				continue // done, or failed: look again
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		ch := make(chan struct{})
+		f.filling = ch
+		e := f.fillEntry
+		f.mu.Unlock()
+
+		r := f.acct.fsys.cache.Open(f.acct.source, f.acct.rangeReads, e.ID, f.acct.cacheVersion(e.Version), e.Size)
+		err := sf.Fill(ctx, readerAt{ctx, r}, e.Size)
+		r.Close()
+		f.mu.Lock()
+		f.filling = nil
+		if err == nil && f.fillFor == sf {
+			f.fillFor = nil
+		}
+		close(ch)
+		f.mu.Unlock()
 		return err
 	}
-	f.dropFill(sf)
-	return nil
 }
 
 // dropFill forgets a fill owed to sf: done, or truncated away.
