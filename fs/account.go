@@ -16,6 +16,7 @@ import (
 type account struct {
 	fsys    *FS
 	name    string
+	ident   string // the account's identity (Account.Identity)
 	backend remote.Backend
 	// source reads the backend's bytes for the cache under keys that
 	// include the account's identity.
@@ -61,6 +62,7 @@ func newAccount(fsys *FS, a Account) *account {
 	acct := &account{
 		fsys:       fsys,
 		name:       a.Name,
+		ident:      ident,
 		backend:    a.Backend,
 		source:     namespacedSource{b: a.Backend, ns: ident},
 		meta:       cache.NewMeta(a.Backend, fsys.opts.MetadataTTL),
@@ -230,10 +232,18 @@ func (a *account) fileNode(dir *Dir, name string, e remote.Entry) *File {
 	return n
 }
 
-// inoLocked is the inode number of object id. Called with a.mu held.
+// inoLocked is the inode number of object id: the one it was first given
+// if it was created here (kept across restarts in the state store),
+// otherwise derived from its ID. Called with a.mu held.
 func (a *account) inoLocked(id remote.ID) uint64 {
 	if ino, ok := a.inos[id]; ok {
 		return ino
+	}
+	if !isStagedID(id) {
+		if ino, ok := a.fsys.state.Ino(a.ident, string(id)); ok {
+			a.inos[id] = ino
+			return ino
+		}
 	}
 	return objectIno(a.name, id)
 }
@@ -260,10 +270,16 @@ func (a *account) rekey(n *File, id remote.ID) {
 		delete(a.nodes, old)
 	}
 	a.nodes[id] = n
-	if n.ino != objectIno(a.name, id) {
+	keep := n.ino != objectIno(a.name, id)
+	if keep {
 		a.inos[id] = n.ino
 	}
 	a.mu.Unlock()
+	if keep && !isStagedID(id) {
+		if err := a.fsys.state.SetIno(a.ident, string(id), n.ino); err != nil {
+			a.fsys.log.Warn("cannot keep a file's inode number for the next start", "account", a.name, "err", err)
+		}
+	}
 }
 
 // node returns the live node of id, if any.

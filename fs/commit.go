@@ -84,6 +84,13 @@ func (f *FS) committed(rec writeback.Record, e remote.Entry, data *os.File) {
 			}
 		}
 	}
+	if !rec.MTime.IsZero() {
+		// The time the user set on the staged content belongs to the
+		// version it became.
+		if err := f.state.SetMTime(a.ident, e.Version.ID, rec.MTime); err != nil {
+			f.log.Warn("cannot keep a file's modification time", "account", a.name, "name", rec.Name, "err", err)
+		}
+	}
 	f.seedCache(a, e, rec.Size, data)
 	a.meta.Upsert(rec.Parent, e)
 	var n *File
@@ -99,7 +106,6 @@ func (f *FS) committed(rec writeback.Record, e remote.Entry, data *os.File) {
 		n, _ = a.node(e.ID).(*File)
 	}
 	if n != nil {
-		n.committedAs("", e.Version.ID)
 		n.mu.Lock()
 		n.entry = e
 		n.mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/bimfs/bimfs/cache/writeback"
 	"github.com/bimfs/bimfs/remote"
@@ -38,10 +37,6 @@ type File struct {
 	// filling is closed when the fill in progress ends; nil when none
 	// runs. Other callers wait on it (or their context), never on a lock.
 	filling chan struct{}
-	// mtime is a modification time set by utimes, shown while the file
-	// still has the content mtimeFor names (a version ID, or mtimeStaged).
-	mtime    time.Time
-	mtimeFor string
 	// unlinked is set once the file was deleted through the filesystem;
 	// open handles keep working and stat shows no links.
 	unlinked bool
@@ -101,9 +96,6 @@ func (f *File) staged() *writeback.File {
 	return wb.ByItem(f.acct.name, id)
 }
 
-// mtimeStaged marks an mtime set on the staged copy rather than a version.
-const mtimeStaged = "\x00staged"
-
 // Attr is what stat shows now: with a staged copy, its size and (once
 // changed) the time of the last change, since that is what reads return.
 func (f *File) Attr() Attr {
@@ -111,7 +103,7 @@ func (f *File) Attr() Attr {
 	f.mu.Lock()
 	e := f.entry
 	unfilled := sf != nil && f.fillFor == sf
-	mtime, mtimeFor, unlinked := f.mtime, f.mtimeFor, f.unlinked
+	unlinked := f.unlinked
 	f.mu.Unlock()
 	at := Attr{Ino: f.ino, Size: max(e.Size, 0), ModTime: e.ModTime, Nlink: 1, Version: e.Version.ID,
 		Writable: f.acct.writer != nil && !e.ReadOnly}
@@ -121,13 +113,18 @@ func (f *File) Attr() Attr {
 		if sf.Changed() {
 			stagedChanged = true
 			at.Version = ""
-			if m := sf.Modified(); !m.IsZero() {
+			if m := sf.MTime(); !m.IsZero() {
+				at.ModTime = m
+			} else if m := sf.Modified(); !m.IsZero() {
 				at.ModTime = m
 			}
 		}
 	}
-	if !mtime.IsZero() && ((stagedChanged && mtimeFor == mtimeStaged) || (!stagedChanged && mtimeFor == e.Version.ID)) {
-		at.ModTime = mtime
+	if !stagedChanged && e.Version.ID != "" {
+		// A time the user set on this version (touch -d, rsync -a).
+		if t, ok := f.acct.fsys.state.MTime(f.acct.ident, e.Version.ID); ok {
+			at.ModTime = t
+		}
 	}
 	if at.ModTime.IsZero() {
 		at.ModTime = f.acct.fsys.started

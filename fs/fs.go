@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bimfs/bimfs/cache"
+	"github.com/bimfs/bimfs/cache/state"
 	"github.com/bimfs/bimfs/cache/writeback"
 	"github.com/bimfs/bimfs/remote"
 )
@@ -51,6 +52,10 @@ type Options struct {
 	// durable in the staging directory; the upload then runs in the
 	// background. By default they wait for the service.
 	AsyncWriteback bool
+	// StatePath is the file that keeps, across restarts, the modification
+	// times users set and the inode numbers of files created here (see
+	// cache/state). Empty keeps them in memory for the life of the FS.
+	StatePath string
 	// UploadRetry is the delay before the first background retry of a
 	// failed upload; later retries back off exponentially. Zero means
 	// writeback.DefaultRetryBase.
@@ -69,6 +74,8 @@ type FS struct {
 	root     *Dir
 	// wb stages written files; nil when no account is writable.
 	wb *writeback.Manager
+	// state keeps user-set times and created files' inode numbers.
+	state *state.Store
 
 	// mu protects the following.
 	mu       sync.Mutex
@@ -98,7 +105,14 @@ func New(accounts []Account, opts Options) (*FS, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	f := &FS{opts: opts, log: opts.Logger, cache: opts.Cache, started: time.Now()}
+	f := &FS{opts: opts, log: opts.Logger, cache: opts.Cache, started: time.Now(), state: state.Memory()}
+	if opts.StatePath != "" {
+		st, err := state.Open(opts.StatePath)
+		if err != nil {
+			return nil, err
+		}
+		f.state = st
+	}
 	f.root = &Dir{fsys: f, kind: rootDir}
 	seen := map[string]bool{}
 	for _, a := range accounts {
@@ -115,6 +129,7 @@ func New(accounts []Account, opts Options) (*FS, error) {
 		f.accounts = append(f.accounts, newAccount(f, a))
 	}
 	if err := f.startWriteback(); err != nil {
+		f.state.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -174,6 +189,9 @@ func (f *FS) Close() {
 	f.cancel()
 	if f.wb != nil {
 		f.wb.Close()
+	}
+	if err := f.state.Close(); err != nil {
+		f.log.Warn("closing the state store", "err", err)
 	}
 }
 

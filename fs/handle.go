@@ -92,7 +92,6 @@ func (h *Handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 		off = h.sf.Size()
 	}
 	n, err := h.sf.WriteAt(p, off)
-	f.contentChanged()
 	if err != nil {
 		return n, f.acct.fail(ctx, "write", f.Path(), err)
 	}

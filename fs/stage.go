@@ -64,7 +64,6 @@ func (f *File) stage(ctx context.Context, op string, trunc bool) (*writeback.Fil
 					sf.Release()
 					return nil, f.acct.fail(ctx, op, f.Path(), err)
 				}
-				f.contentChanged()
 			}
 			return sf, nil
 		}
@@ -83,7 +82,6 @@ func (f *File) stage(ctx context.Context, op string, trunc bool) (*writeback.Fil
 				sf.Release()
 				return nil, f.acct.fail(ctx, op, f.Path(), err)
 			}
-			f.contentChanged()
 		case f.entrySize() > 0:
 			// Filled on first use: the kernel sends O_TRUNC as a truncate
 			// after the open, and an open that changes nothing should not
@@ -205,41 +203,37 @@ func (f *File) SetAttr(ctx context.Context, h *Handle, size *int64, mtime *time.
 		}
 	}
 	if mtime != nil {
-		f.setMtime(*mtime)
+		if err := f.setMtime(*mtime); err != nil {
+			return Attr{}, f.acct.fail(ctx, "utimes", f.Path(), err)
+		}
 	}
 	return f.Attr(), nil
 }
 
-// setMtime remembers a modification time set by utimes for the content
-// the file has now.
-func (f *File) setMtime(t time.Time) {
-	sf := f.staged()
-	forStaged := sf != nil && sf.Changed()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.mtime = t
-	if forStaged {
-		f.mtimeFor = mtimeStaged
-	} else {
-		f.mtimeFor = f.entry.Version.ID
+// setMtime keeps a modification time set by utimes for the content the
+// file has now: on the staged copy (journaled, and kept for the version it
+// becomes), or on the current version (in the state store, so it holds
+// across restarts and a second rsync -a finds the file unchanged).
+func (f *File) setMtime(t time.Time) error {
+	if sf := f.staged(); sf != nil && sf.Changed() {
+		return sf.SetMTime(t)
 	}
-}
-
-// contentChanged drops an mtime set by utimes: the content changed since.
-func (f *File) contentChanged() {
 	f.mu.Lock()
-	f.mtime = time.Time{}
+	v := f.entry.Version.ID
 	f.mu.Unlock()
+	if v == "" {
+		return nil
+	}
+	return f.acct.fsys.state.SetMTime(f.acct.ident, v, t)
 }
 
-// committedAs moves an mtime set on the staged copy to the version it was
-// uploaded as, and one set on version from to version to.
+// committedAs carries a time set on version from over to version to (a
+// rename that the service made as a new version).
 func (f *File) committedAs(from, to string) {
-	f.mu.Lock()
-	if f.mtimeFor == mtimeStaged || (from != "" && f.mtimeFor == from) {
-		f.mtimeFor = to
+	st, ident := f.acct.fsys.state, f.acct.ident
+	if t, ok := st.MTime(ident, from); ok && from != "" && to != "" && from != to {
+		st.SetMTime(ident, to, t)
 	}
-	f.mu.Unlock()
 }
 
 // truncate sets the size through the handle's staged copy or, for
@@ -295,6 +289,5 @@ func (f *File) truncateStaged(ctx context.Context, sf *writeback.File, size int6
 	if err := sf.Truncate(size); err != nil {
 		return f.acct.fail(ctx, "truncate", f.Path(), err)
 	}
-	f.contentChanged()
 	return nil
 }

@@ -247,6 +247,7 @@ func (f *File) changed(size int64) error {
 	f.rec.Size = size
 	f.gen++
 	f.rec.Modified = time.Now().UTC()
+	f.rec.MTime = time.Time{}
 	if f.discarded {
 		// Deleted while open: handles keep their bytes, nothing is
 		// journaled or uploaded.
@@ -299,6 +300,28 @@ func (f *File) Entry() (remote.Entry, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.entry, f.entry.ID != ""
+}
+
+// SetMTime records a modification time the user set on the content as it
+// is now; it is journaled with the next record save and handed to the
+// commit callback with the record.
+func (f *File) SetMTime(t time.Time) error {
+	f.mu.Lock()
+	f.rec.MTime = t
+	rec := f.rec
+	journaled := rec.Dirty || rec.Snapshot != 0 || rec.State == Recovered
+	f.mu.Unlock()
+	if !journaled {
+		return nil
+	}
+	return f.m.saveRecord(rec)
+}
+
+// MTime is the modification time the user set on the content, if any.
+func (f *File) MTime() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rec.MTime
 }
 
 // Modified is when the content was last changed here (zero if never).

@@ -81,6 +81,10 @@ type Record struct {
 	Uploaded  int64  `json:"uploaded,omitempty"`
 	// Modified is when the content was last changed here.
 	Modified time.Time `json:"modified"`
+	// MTime is a modification time the user set on this content (utimes),
+	// to be kept for the version it becomes; zero if none. A later change
+	// clears it.
+	MTime time.Time `json:"mtime,omitempty"`
 	// From names the file a recovered file was recovered from.
 	From    string    `json:"from,omitempty"`
 	Updated time.Time `json:"updated"`

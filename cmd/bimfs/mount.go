@@ -100,6 +100,7 @@ func runMount(args []string) error {
 		Options: fs.Options{
 			MetadataTTL:    opts.MetadataTTL,
 			StagingDir:     filepath.Join(opts.CacheDir, "staging"),
+			StatePath:      filepath.Join(opts.CacheDir, "state.db"),
 			AsyncWriteback: opts.AsyncWriteback,
 			Cache:          c,
 			Logger:         log,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -113,7 +114,10 @@ func TestFailedUploadIsEIOKeptShownAndRetried(t *testing.T) {
 	}
 }
 
-func TestInvalidNameOnUploadIsEINVALAndRenameFixesIt(t *testing.T) {
+// TestNamesRefusedWhenGiven: a name the service refuses, or one too long,
+// fails at the call that gives it (create, mkdir, rename target), so shells
+// and touch report it; nothing is staged under it.
+func TestNamesRefusedWhenGiven(t *testing.T) {
 	mem := newWritableMemory()
 	mem.SetNameRule(func(name string) string {
 		if strings.Contains(name, ":") {
@@ -121,22 +125,57 @@ func TestInvalidNameOnUploadIsEINVALAndRenameFixesIt(t *testing.T) {
 		}
 		return ""
 	})
-	mnt := mountWritable(t, mem, fusefs.Options{Options: fs.Options{UploadRetry: 20 * time.Millisecond}})
+	mnt := mountWritable(t, mem, fusefs.Options{})
 	dir := filepath.Join(mnt, pf)
-	err := os.WriteFile(filepath.Join(dir, "a:b.txt"), []byte("kept"), 0o644)
-	if !errors.Is(err, syscall.EINVAL) {
-		t.Fatalf("close of a file the service will not name: %v, want EINVAL", err)
+	long := strings.Repeat("n", 256)
+	for name, want := range map[string]syscall.Errno{
+		"a:b.txt":     syscall.EINVAL,
+		long:          syscall.ENAMETOOLONG,
+		"rate%25.txt": syscall.EINVAL, // would be listed as rate%.txt
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); !errors.Is(err, want) {
+			t.Errorf("create %.12q: %v, want %v", name, err, want)
+		}
+		if err := os.Mkdir(p, 0o755); !errors.Is(err, want) {
+			t.Errorf("mkdir %.12q: %v, want %v", name, err, want)
+		}
+		if err := os.Rename(filepath.Join(dir, "readme.txt"), p); !errors.Is(err, want) {
+			t.Errorf("rename to %.12q: %v, want %v", name, err, want)
+		}
+		if err := os.Symlink("x", p); !errors.Is(err, want) && name == long {
+			t.Errorf("symlink %.12q: %v, want %v", name, err, want)
+		}
 	}
-	if s := uploadState(t, filepath.Join(dir, "a:b.txt")); !strings.Contains(s, "may not contain") {
-		t.Errorf("upload state %q", s)
+	if _, err := os.Stat(filepath.Join(dir, long)); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("stat of a long name: %v", err)
 	}
-	if err := os.Rename(filepath.Join(dir, "a:b.txt"), filepath.Join(dir, "a-b.txt")); err != nil {
+	// Tools see the refusal: touch and a shell redirection exit non-zero.
+	for _, cmd := range [][]string{{"touch", filepath.Join(dir, "x:y.txt")}, {"sh", "-c", `echo x > "$1"`, "sh", filepath.Join(dir, "c:d.txt")}} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err == nil {
+			t.Errorf("%q succeeded: %s", cmd, out)
+		}
+	}
+	if names := mem.Names(pf); slices.ContainsFunc(names, func(n string) bool { return strings.ContainsAny(n, ":%") }) {
+		t.Errorf("refused names reached the service: %q", names)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.ContainsAny(e.Name(), ":") {
+			t.Errorf("refused name %q is listed", e.Name())
+		}
+	}
+	// A canonical escape names the name it escapes: rate%2525.txt is the
+	// remote rate%25.txt, and is listed under the name it was given.
+	if err := os.WriteFile(filepath.Join(dir, "rate%2525.txt"), []byte("rate"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the upload under the new name", func() bool {
-		b, ok := mem.Content(pf + "/a-b.txt")
-		return ok && string(b) == "kept"
-	})
+	if b, ok := mem.Content(pf + "/rate%25.txt"); !ok || string(b) != "rate" {
+		t.Fatalf("remote rate%%25.txt: %q %v", b, ok)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rate%2525.txt")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestAsyncCloseReturnsBeforeUpload(t *testing.T) {
