@@ -26,3 +26,8 @@ func ValidName(name string) error {
 	}
 	return nil
 }
+
+// CheckName implements remote.NameChecker: the filesystem refuses a name
+// the Manager would refuse when the name is given (create, mkdir, rename),
+// not when an upload fails later.
+func (b *Backend) CheckName(name string) error { return ValidName(name) }

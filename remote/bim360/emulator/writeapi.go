@@ -123,9 +123,12 @@ func writeCreated(w http.ResponseWriter, d any) {
 	writeJSON(w, http.StatusCreated, d)
 }
 
-// reservedRunes are the characters the DM spec says names must avoid
-// (FolderPayload, ItemPayload, VersionPayload, ModifyFolderPayload).
-const reservedRunes = "<>:\"/\\|?*'\n\r\t\x00\f¢™$®"
+// reservedRunes are the characters the service refuses in folder and file
+// names (Autodesk's product table for BIM 360 and ACC Docs: < > : " / \ |
+// ? * and the backtick) and control characters. The DM spec's payload
+// texts also tell clients to *avoid* ' $ ¢ ™ ®; the service accepts them
+// (real names carry apostrophes), and so does the emulator.
+const reservedRunes = "<>:\"/\\|?*`\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\f\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f"
 
 // nameProblem returns why name is not a valid folder or file name, or "".
 func nameProblem(name string) string {
@@ -137,7 +140,7 @@ func nameProblem(name string) string {
 	}
 	if i := strings.IndexAny(name, reservedRunes); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(name[i:])
-		return fmt.Sprintf("the name %q contains the reserved character %q; names must avoid < > : \" / \\ | ? * ' \\n \\r \\t \\0 \\f ¢ ™ $ ®", name, r)
+		return fmt.Sprintf("the name %q contains the reserved character %q; names may not contain < > : \" / \\ | ? * ` or control characters", name, r)
 	}
 	return ""
 }
