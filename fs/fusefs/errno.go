@@ -15,9 +15,8 @@ import (
 // already retried, read(2) callers treat EAGAIN on a regular file as "try
 // again at once" (a busy loop) or as a hard error anyway, and EIO is what
 // users and scripts recognise as "the storage failed". A conflict at close
-// (someone else's lock or version on the service) is EIO too: EBUSY is for
-// local locks and makes tools say "try later" about a file nobody here
-// holds. A version that vanished under a reader is ESTALE, the network
+// (the item changed on the service) is EIO too; only a real lock on the
+// item (HTTP 423 Locked) is EBUSY, which tools read as "try later". A version that vanished under a reader is ESTALE, the network
 // filesystem convention.
 var errnoTable = map[remote.Kind]syscall.Errno{
 	remote.KindUnknown:     syscall.EIO,
@@ -61,6 +60,10 @@ func errno(err error) syscall.Errno {
 		if errors.Is(err, l.err) {
 			return l.errno
 		}
+	}
+	var re *remote.Error
+	if errors.As(err, &re) && re.Kind == remote.Conflict && re.Status == 423 {
+		return syscall.EBUSY // a real lock on the item, held by someone at the service
 	}
 	if e, ok := errnoTable[remote.KindOf(err)]; ok {
 		return e
