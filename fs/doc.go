@@ -120,8 +120,11 @@
 //   - chmod and chown are accepted and ignored. A modification time set by
 //     utimes (touch -d, cp -p, rsync -a) is kept for the content the file
 //     has while the filesystem runs; the service keeps its own times.
+//   - fallocate preallocates in the staged copy (the service sees the
+//     size only); punching holes is EOPNOTSUPP. A file replaced by a
+//     rename while open shows no links, like an unlinked one.
 //   - Hard links, symlinks and special files do not exist (EPERM);
-//     O_TMPFILE is EOPNOTSUPP.
+//     O_TMPFILE is EOPNOTSUPP; byte-range locks are local to this host.
 //
 // # Disk space
 //

@@ -98,6 +98,25 @@ func (h *Handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 	return n, nil
 }
 
+// Allocate reserves [off, off+length) (fallocate(2) mode 0): the staged
+// copy grows to cover it unless keepSize; the service only ever sees the
+// content's size. Other fallocate modes (punching holes) are not offered.
+func (h *Handle) Allocate(ctx context.Context, off, length int64, keepSize bool) error {
+	if !h.write {
+		return ErrBadHandle
+	}
+	f := h.file
+	if end := off + length; !keepSize && end > h.sf.Size() {
+		if err := f.truncateStaged(ctx, h.sf, end); err != nil {
+			return err
+		}
+		f.mu.Lock()
+		h.wrote = true
+		f.mu.Unlock()
+	}
+	return nil
+}
+
 // Flush is called at every close(2) of a descriptor, also of duplicates
 // (a shell redirection closes one before the command writes). A handle
 // counts as closed from its flush until it writes again. Flush commits

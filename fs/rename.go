@@ -128,6 +128,7 @@ func (a *account) renameStaged(ctx context.Context, d *Dir, name string, to *Dir
 		}
 	}
 	oldID := stagedID(sf.Key())
+	a.replacedGone(replaced.ID, oldID)
 	if n, ok := a.node(oldID).(*File); ok {
 		e := remote.Entry{ID: oldID, Name: rname, Size: sf.Size(), ModTime: sf.Modified()}
 		if replaced.ID != "" {
@@ -174,6 +175,7 @@ func (a *account) renameRemote(ctx context.Context, d *Dir, name string, to *Dir
 		a.meta.Remove(dstDir, replaced.ID)
 	}
 	a.meta.Upsert(dstDir, e)
+	a.replacedGone(replaced.ID, src.ID)
 	if src.Dir {
 		a.dirNode(to, newName, e)
 	} else if n, ok := a.node(src.ID).(*File); ok {
@@ -187,4 +189,21 @@ func (a *account) renameRemote(ctx context.Context, d *Dir, name string, to *Dir
 	a.fsys.notifyEntry(d, name)
 	a.fsys.notifyEntry(to, newName)
 	return nil
+}
+
+// replacedGone marks the node of replaced, a file a rename replaced, as
+// having no links any more (its open handles keep working), unless it is
+// the renamed file's own node.
+func (a *account) replacedGone(replaced, renamed remote.ID) {
+	if replaced == "" {
+		return
+	}
+	n, ok := a.node(replaced).(*File)
+	if !ok || n == a.node(renamed) {
+		return
+	}
+	n.mu.Lock()
+	n.unlinked = true
+	n.mu.Unlock()
+	a.fsys.notifyFile(n)
 }

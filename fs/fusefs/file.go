@@ -154,7 +154,18 @@ var (
 	_ gofs.FileFlusher  = (*fileHandle)(nil)
 	_ gofs.FileFsyncer  = (*fileHandle)(nil)
 	_ gofs.FileReleaser = (*fileHandle)(nil)
+	_ gofs.FileAllocater = (*fileHandle)(nil)
 )
+
+// Allocate implements gofs.FileAllocater: plain preallocation and
+// FALLOC_FL_KEEP_SIZE; other modes (punching holes) are EOPNOTSUPP.
+func (fh *fileHandle) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
+	const keepSize = 0x01 // FALLOC_FL_KEEP_SIZE
+	if mode&^keepSize != 0 {
+		return syscall.EOPNOTSUPP
+	}
+	return errno(fh.h.Allocate(ctx, int64(off), int64(size), mode&keepSize != 0))
+}
 
 // Read implements gofs.FileReader.
 func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
