@@ -149,11 +149,11 @@ type fileHandle struct {
 }
 
 var (
-	_ gofs.FileReader   = (*fileHandle)(nil)
-	_ gofs.FileWriter   = (*fileHandle)(nil)
-	_ gofs.FileFlusher  = (*fileHandle)(nil)
-	_ gofs.FileFsyncer  = (*fileHandle)(nil)
-	_ gofs.FileReleaser = (*fileHandle)(nil)
+	_ gofs.FileReader    = (*fileHandle)(nil)
+	_ gofs.FileWriter    = (*fileHandle)(nil)
+	_ gofs.FileFlusher   = (*fileHandle)(nil)
+	_ gofs.FileFsyncer   = (*fileHandle)(nil)
+	_ gofs.FileReleaser  = (*fileHandle)(nil)
 	_ gofs.FileAllocater = (*fileHandle)(nil)
 )
 
