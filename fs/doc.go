@@ -28,8 +28,10 @@
 // the service's rule in the message and the log.
 //
 // Inode numbers derive from the remote ID (or, for a file created here,
-// from its staging key, kept for the item after its first upload), never
-// from a counter. A folder's link count is 2 plus its subfolders when its
+// from its staging key, kept for the item after its first upload and, in
+// the state store (Options.StatePath), across remounts), never from a
+// counter: a file keeps its number through commit, rename and new
+// versions. A folder's link count is 2 plus its subfolders when its
 // listing is at hand; an open file that was deleted shows 0 links.
 //
 // # Reading
@@ -118,8 +120,12 @@
 //     fails with ErrCrossDevice (EXDEV), so mv copies and deletes instead;
 //     the log says why.
 //   - chmod and chown are accepted and ignored. A modification time set by
-//     utimes (touch -d, cp -p, rsync -a) is kept for the content the file
-//     has while the filesystem runs; the service keeps its own times.
+//     utimes (touch -d, cp -p, rsync -a) is kept for the version it was
+//     set on (with staged content, for the version that content becomes),
+//     in the state store across remounts, and shown while that version is
+//     the tip: a second rsync -a of an unchanged tree uploads nothing. A
+//     new version made elsewhere shows the service's time. A staged file
+//     shows the time of its last local change.
 //   - fallocate preallocates in the staged copy (the service sees the
 //     size only); punching holes is EOPNOTSUPP. A file replaced by a
 //     rename while open shows no links, like an unlinked one.
