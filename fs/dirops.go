@@ -108,25 +108,37 @@ func (a *account) stagedFor(e remote.Entry) *writeback.File {
 	return a.fsys.wb.ByItem(a.name, e.ID)
 }
 
+// removable finds child name for op (unlink or rmdir): it must exist, be a
+// folder exactly when dir is set, and not be marked read-only. It returns
+// the folder's ID and the child's entry.
+func (d *Dir) removable(ctx context.Context, op, name string, dir bool) (remote.ID, remote.Entry, error) {
+	id, t, err := d.writeTarget(ctx, op)
+	if err != nil {
+		return "", remote.Entry{}, err
+	}
+	e, ok := t.lookup(name)
+	switch {
+	case !ok:
+		return "", e, errNotFound
+	case e.Dir && !dir:
+		return "", e, ErrIsDir
+	case !e.Dir && dir:
+		return "", e, ErrNotDir
+	case e.ReadOnly:
+		return "", e, remote.Errorf(remote.Permission, "fs."+op, "the service marks %s read-only", d.childPath(name))
+	}
+	return id, e, nil
+}
+
 // Unlink deletes a file. Staged edits are discarded only once the service
 // accepted the delete; a never-uploaded file is only discarded locally. An
 // upload of the file in flight is cancelled at once.
 func (d *Dir) Unlink(ctx context.Context, name string) error {
-	id, t, err := d.writeTarget(ctx, "unlink")
+	id, e, err := d.removable(ctx, "unlink", name, false)
 	if err != nil {
 		return err
 	}
 	a := d.acct
-	e, ok := t.lookup(name)
-	if !ok {
-		return errNotFound
-	}
-	if e.Dir {
-		return ErrIsDir
-	}
-	if e.ReadOnly {
-		return remote.Errorf(remote.Permission, "fs.unlink", "the service marks %s read-only", d.childPath(name))
-	}
 	target := e.ID
 	sf := a.stagedFor(e)
 	if sf != nil {
@@ -169,21 +181,11 @@ func (a *account) unlinked(d *Dir, name string, id remote.ID) {
 
 // Rmdir deletes an empty remote folder.
 func (d *Dir) Rmdir(ctx context.Context, name string) error {
-	id, t, err := d.writeTarget(ctx, "rmdir")
+	id, e, err := d.removable(ctx, "rmdir", name, true)
 	if err != nil {
 		return err
 	}
 	a := d.acct
-	e, ok := t.lookup(name)
-	if !ok {
-		return errNotFound
-	}
-	if !e.Dir {
-		return ErrNotDir
-	}
-	if e.ReadOnly {
-		return remote.Errorf(remote.Permission, "fs.rmdir", "the service marks %s read-only", d.childPath(name))
-	}
 	children, err := a.listing(ctx, e.ID)
 	if err != nil {
 		return a.fail(ctx, "rmdir", d.childPath(name), err)
