@@ -80,6 +80,10 @@ type Options struct {
 	MetadataTTL time.Duration
 	// PollInterval is how often change feeds (BIMcloud) are polled.
 	PollInterval time.Duration
+	// MaxRetryWait caps how long one retry may wait when a server answers
+	// with Retry-After (429, 503 …); a longer wait fails the call at once.
+	// Zero means the HTTP layer's default (2 minutes).
+	MaxRetryWait time.Duration
 
 	// AsyncWriteback makes close return once written data is durable in
 	// the local staging journal; the upload then runs in the background.
@@ -161,7 +165,7 @@ func (o *Options) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"entry_timeout": o.EntryTimeout, "attr_timeout": o.AttrTimeout, "negative_timeout": o.NegativeTimeout,
-		"metadata_ttl": o.MetadataTTL, "poll_interval": o.PollInterval,
+		"metadata_ttl": o.MetadataTTL, "poll_interval": o.PollInterval, "max_retry_wait": o.MaxRetryWait,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", name))

@@ -33,6 +33,7 @@ var setters = map[string]func(o *Options, v string) error{
 	"negative_timeout": durationSetter(func(o *Options) *time.Duration { return &o.NegativeTimeout }),
 	"metadata_ttl":     durationSetter(func(o *Options) *time.Duration { return &o.MetadataTTL }),
 	"poll_interval":    durationSetter(func(o *Options) *time.Duration { return &o.PollInterval }),
+	"max_retry_wait":   durationSetter(func(o *Options) *time.Duration { return &o.MaxRetryWait }),
 	"writeback": func(o *Options, v string) error {
 		switch v {
 		case "sync":

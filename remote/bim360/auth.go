@@ -337,7 +337,7 @@ func (cfg *Config) revoke(ctx context.Context, refresh string) error {
 	if cfg.ClientSecret == "" {
 		form.Set("client_id", cfg.ClientID)
 	}
-	hc := &httpx.Client{HTTP: cfg.baseClient(), MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger, DecodeError: DecodeError}
+	hc := &httpx.Client{HTTP: cfg.baseClient(), MaxAttempts: cfg.MaxAttempts, MaxRetryAfter: cfg.MaxRetryWait, Logger: cfg.Logger, DecodeError: DecodeError}
 	resp, err := hc.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.BaseURL+"/authentication/v2/revoke", strings.NewReader(form.Encode()))
 		if err != nil {

@@ -45,6 +45,9 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxAttempts bounds tries per HTTP call; 0 means httpx's default.
 	MaxAttempts int
+	// MaxRetryWait caps the wait a Retry-After header may ask for before
+	// one retry (httpx.Client.MaxRetryAfter); 0 means httpx's default.
+	MaxRetryWait time.Duration
 	// URLMinutes is the lifetime asked for signed download and upload URLs
 	// (1–60); 0 means DefaultMinutesExpiration.
 	URLMinutes int
@@ -176,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 			return nil
 		},
 	}
-	api, err := NewClient(cfg.BaseURL, &httpx.Client{HTTP: apiHTTP, MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger}, cfg.UserID)
+	api, err := NewClient(cfg.BaseURL, &httpx.Client{HTTP: apiHTTP, MaxAttempts: cfg.MaxAttempts, MaxRetryAfter: cfg.MaxRetryWait, Logger: cfg.Logger}, cfg.UserID)
 	if err != nil {
 		return nil, remote.Errorf(remote.Invalid, "bim360.New", "%v", err)
 	}
@@ -184,7 +187,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		cfg:    cfg,
 		tokens: ts,
 		api:    api,
-		s3:     &httpx.Client{HTTP: base, MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger, DecodeError: decodeS3Error},
+		s3:     &httpx.Client{HTTP: base, MaxAttempts: cfg.MaxAttempts, MaxRetryAfter: cfg.MaxRetryWait, Logger: cfg.Logger, DecodeError: decodeS3Error},
 		log:    cfg.Logger,
 	}
 	b.signer = newSigner(api.OSS, cfg.URLMinutes)

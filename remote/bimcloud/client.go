@@ -77,6 +77,10 @@ type Config struct {
 	// MaxAttempts bounds the tries per request (httpx.Client); zero means
 	// httpx.DefaultMaxAttempts.
 	MaxAttempts int
+	// MaxRetryWait caps the wait a Retry-After header may ask for before
+	// one retry (httpx.Client.MaxRetryAfter); zero means
+	// httpx.DefaultMaxRetryAfter.
+	MaxRetryWait time.Duration
 }
 
 // withDefaults validates cfg and fills in defaults.
@@ -163,7 +167,7 @@ func (cfg Config) blobClient() *httpx.Client {
 // httpxClient is an httpx client over hc with the configured retries and
 // logger; decode reads the error bodies of the API it talks to.
 func (cfg Config) httpxClient(hc *http.Client, decode httpx.ErrorDecoder) *httpx.Client {
-	return &httpx.Client{HTTP: hc, MaxAttempts: cfg.MaxAttempts, DecodeError: decode, Logger: cfg.Logger}
+	return &httpx.Client{HTTP: hc, MaxAttempts: cfg.MaxAttempts, MaxRetryAfter: cfg.MaxRetryWait, DecodeError: decode, Logger: cfg.Logger}
 }
 
 // errorf builds a *remote.Error of kind with a formatted message.

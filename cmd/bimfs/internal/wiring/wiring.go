@@ -99,6 +99,7 @@ func (e Env) bimcloudConfig(a mountopts.Account, o *mountopts.Options) (bimcloud
 	}
 	if o != nil {
 		cfg.PollInterval = o.PollInterval
+		cfg.MaxRetryWait = o.MaxRetryWait
 	}
 	return cfg, nil
 }
@@ -110,6 +111,9 @@ func Open(ctx context.Context, e Env, a mountopts.Account, o *mountopts.Options)
 		cfg, err := e.bim360Config(a)
 		if err != nil {
 			return nil, err
+		}
+		if o != nil {
+			cfg.MaxRetryWait = o.MaxRetryWait
 		}
 		return bim360.New(ctx, cfg)
 	case mountopts.ServiceBIMcloud:
