@@ -10,11 +10,15 @@
 // over an existing file deletes that file and keeps the renamed one's
 // identity (see Backend.Rename).
 //
-// The client follows the 2023.2 OpenAPI document where the vendor's working
-// Python demo (github.com/GRAPHISOFT/bimcloud-api lib/*.py) agrees with it.
-// Where they disagree the client does what the demo does, because the demo
-// is known to work against real servers; each such place is marked
-// "Spec vs demo:" in a comment.
+// The client follows the 2023.2 OpenAPI document. Where the vendor's
+// Python demo (github.com/GRAPHISOFT/bimcloud-api lib/*.py) sends a call in
+// another form, the client sends the spec's form first and falls back to
+// the demo's only when the server has no route for the spec's (404/405),
+// remembering per Manager which form worked (forms.go); where the spec
+// leaves a gap (no body declared, no paging parameters) the client fills it
+// the way the demo does. Each such place is marked "Spec vs demo:" in a
+// comment. A 404 is never a missing file: BIMcloud reports those with its
+// own error codes, so a 404 means the server lacks the call (Unsupported).
 package bimcloud
 
 import (

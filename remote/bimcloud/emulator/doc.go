@@ -29,7 +29,10 @@
 //   - oauth2/token: spec JSON body with "client-id"; demo form body with
 //     "client_id" and an undocumented "password" grant. Both are accepted,
 //     each with its own spelling only.
-//   - get-blob-changes-for-sync: spec PUT, demo POST; both are served.
+//   - get-blob-changes-for-sync and update-blob-parent: spec PUT, demo POST.
+//     Only PUT is served unless Options.AcceptDemoForms (both) or
+//     Options.RefuseSpecForms (POST only); a refused verb gets 404, as does
+//     every unknown manager route.
 //   - get-resources-by-criterion: the sort-by, skip and limit query
 //     parameters come from the demo; the spec has none. The spec's example
 //     criterion uses "parentId", the demo "$parentId"; both are accepted.
@@ -99,7 +102,7 @@
 //     gives error 15, ProhibitDeleteError (emulator: the spec names no
 //     code). delete-blob deletes a blob. Both answer {}.
 //   - update-blob renames ({"id","name","type":"blob"}, answers {});
-//     update-blob-parent?blob-id= moves ({"parentId"} or {"parentPath"},
+//     PUT update-blob-parent?blob-id= moves ({"parentId"} or {"parentPath"},
 //     answers true). Neither changes the ID or $modifiedDate (emulator).
 //   - delete-resources-by-id-list {"ids":[…]} answers a destroyResources
 //     Job; see job for how get-job and abort-job move it on. Clients must

@@ -98,6 +98,16 @@ type Options struct {
 	// JobRetention is how long a finished job stays visible to get-job.
 	JobRetention time.Duration
 
+	// AcceptDemoForms also serves the vendor demo's form of calls where it
+	// differs from the spec's (POST for update-blob-parent and
+	// get-blob-changes-for-sync). Off, the emulator is as strict as the
+	// spec: the demo's verb gets 404.
+	AcceptDemoForms bool
+	// RefuseSpecForms serves only the demo's form of those calls (the
+	// spec's verb gets 404), playing a server the demo was written
+	// against; clients test their fallback with it.
+	RefuseSpecForms bool
+
 	// Users maps user name to password for the password grant and the
 	// authorize page; default {"demo": "demo"}.
 	Users map[string]string
