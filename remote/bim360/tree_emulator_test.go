@@ -203,3 +203,21 @@ func TestEmulatorRemoveTopFolderUnlisted(t *testing.T) {
 	wantKind(t, "top folder again", e.b.Remove(context.Background(), mustFolderID(proj, top)), remote.Permission)
 	wantCounts(t, e.s, map[string]int64{emulator.OpPatchFolder: 0, emulator.OpFolder: 1})
 }
+
+// TestRemoveSendsNameInEveryMode: rm works against a spec-strict service
+// (which refuses a Deleted version without attributes.name) and against one
+// that also takes the tutorial's form; the Deleted version carries the
+// file's name either way.
+func TestRemoveSendsNameInEveryMode(t *testing.T) {
+	for _, demo := range []bool{false, true} {
+		e, proj, top := fileEnv(t, emulator.Options{AcceptDemoForms: demo})
+		item := e.s.AddFile(proj, top, "Owner's Manual.pdf", emulator.Bytes([]byte("m")))
+		if err := e.b.Remove(context.Background(), mustItemID(proj, item)); err != nil {
+			t.Fatalf("demo forms %v: %v", demo, err)
+		}
+		vs := e.s.ItemVersions(proj, item)
+		if len(vs) != 2 || !vs[1].Deleted {
+			t.Fatalf("demo forms %v: versions after delete: %+v", demo, vs)
+		}
+	}
+}

@@ -120,8 +120,21 @@ func (b *Backend) Remove(ctx context.Context, id remote.ID) error {
 	case kindAccount, kindHub, kindProject:
 		return remote.Errorf(remote.Permission, op, "hubs and projects cannot be deleted through the filesystem")
 	case kindItem:
+		// The Deleted version must carry the file's name (VersionPayload
+		// requires it), which only the item's tip knows.
+		r, err := b.api.Items.Get(ctx, e.project, e.item)
+		if err != nil {
+			return notFound(op, id, err)
+		}
+		tip, found := r.Tip()
+		if !found {
+			return remote.Errorf(remote.Unavailable, op, "item %s came without its tip version", e.item)
+		}
+		if live, why := alive(&r.Data, tip); !live {
+			return remote.Errorf(remote.NotFound, op, "%s", why)
+		}
 		// A 409 here means the item is deleted already.
-		if _, err := b.api.Versions.Delete(ctx, e.project, e.item); err != nil {
+		if _, err := b.api.Versions.Delete(ctx, e.project, e.item, tip.Attributes.Name); err != nil {
 			return notFound(op, id, writeError(err, remote.NotFound))
 		}
 		return nil
