@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/bimcloud/emulator"
+	"github.com/bimfs/bimfs/remote/httpx"
 )
 
 func storedToken(t *testing.T, cfg Config) *oauth2.Token {
@@ -199,9 +201,22 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 func TestRefreshFailsNeedsLogin(t *testing.T) {
 	s := newServer(t, emulator.Options{})
 	b, cfg := loggedIn(t, s)
-	// The stored refresh token has been used elsewhere (it rotates): the
-	// refresh is refused and the user must log in again.
-	other, err := New(t.Context(), cfg)
+	// The stored refresh token has been used elsewhere (it rotates): a
+	// copy of the login on another machine refreshed. The refresh is
+	// refused and the user must log in again. (A mount sharing the token
+	// file would adopt the rotated token instead.)
+	otherCfg := cfg
+	otherCfg.TokenStore = &httpx.TokenStore{Path: filepath.Join(t.TempDir(), "acct.json")}
+	for _, p := range [][2]string{{cfg.TokenStore.Path, otherCfg.TokenStore.Path}, {cfg.TokenStore.MetaPath(), otherCfg.TokenStore.MetaPath()}} {
+		data, err := os.ReadFile(p[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p[1], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := New(t.Context(), otherCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
