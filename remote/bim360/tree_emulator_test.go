@@ -1,6 +1,7 @@
 package bim360
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -219,5 +220,23 @@ func TestRemoveSendsNameInEveryMode(t *testing.T) {
 		if len(vs) != 2 || !vs[1].Deleted {
 			t.Fatalf("demo forms %v: versions after delete: %+v", demo, vs)
 		}
+	}
+}
+
+// TestRefusedVersionExplained: a new version the service refuses because
+// the file is locked fails the upload with Conflict and a log line that
+// says why.
+func TestRefusedVersionExplained(t *testing.T) {
+	e, proj, top := fileEnv(t, emulator.Options{})
+	item := e.s.AddFile(proj, top, "a.txt", emulator.Bytes([]byte("a")))
+	e.s.LockItem(proj, item)
+	data := []byte("edited")
+	_, err := e.b.Upload(context.Background(), remote.UploadRequest{Parent: mustFolderID(proj, top), Name: "a.txt",
+		Existing: mustItemID(proj, item), Size: int64(len(data)), Content: bytes.NewReader(data)})
+	if !remote.IsKind(err, remote.Conflict) {
+		t.Fatalf("err %v, want Conflict", err)
+	}
+	if !strings.Contains(e.logs.String(), "the service refused the new version") {
+		t.Fatalf("no explanation in the log:\n%s", e.logs.String())
 	}
 }

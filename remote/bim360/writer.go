@@ -81,7 +81,13 @@ func (b *Backend) Upload(ctx context.Context, req remote.UploadRequest) (remote.
 	}
 	v, err := b.api.Versions.Create(ctx, &CreateVersionRequest{ProjectID: p.project, ItemID: existing, Name: req.Name, StorageURN: st.ID})
 	if err != nil {
-		return remote.Entry{}, notFound(op, req.Existing, writeError(err, remote.Conflict))
+		err = writeError(err, remote.Conflict)
+		if remote.IsKind(err, remote.Conflict) {
+			// The close or fsync that started the upload fails; say why.
+			b.log.Warn("the service refused the new version: the file was changed, renamed or locked on the service "+
+				"while it was being written, so this version was not stored there", "name", req.Name, "err", err)
+		}
+		return remote.Entry{}, notFound(op, req.Existing, err)
 	}
 	return createdVersionEntry(op, p.project, existing, v, req.Name, req.Size, st.ID)
 }

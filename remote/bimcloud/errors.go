@@ -69,6 +69,7 @@ var ManagerErrors = map[int]ErrorInfo{
 
 // Blob Server error codes the client acts on.
 const (
+	BlobAuthenticationRequired     = 2
 	BlobAuthenticationFailed       = 3
 	BlobAccessControlTicketExpired = 4
 	BlobSessionNotFound            = 11
