@@ -26,6 +26,12 @@ const (
 	Unavailable          // the service could not be reached or failed (5xx, connection errors)
 	NoSpace              // local or remote storage is full, or a quota was hit
 	Canceled             // the caller gave up (context canceled or deadline exceeded)
+	// Stale means the version being read is gone: the object changed on the
+	// service before or while its content was read, so the bytes received
+	// cannot be shown or cached as that version and were dropped. Reading
+	// the object again (after a fresh lookup) gets the new version. The
+	// filesystem maps it to ESTALE.
+	Stale
 )
 
 var kindNames = [...]string{
@@ -42,6 +48,7 @@ var kindNames = [...]string{
 	Unavailable:     "unavailable",
 	NoSpace:         "no space",
 	Canceled:        "canceled",
+	Stale:           "stale version",
 }
 
 func (k Kind) String() string {

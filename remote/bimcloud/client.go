@@ -78,6 +78,12 @@ type Config struct {
 	// JobPollInterval is how often RemoveAll polls its delete job; default
 	// DefaultJobPollInterval.
 	JobPollInterval time.Duration
+	// ListingTTL is how long this backend's own listing of a file (List,
+	// Stat) counts as current for opening it: within it a read starts
+	// without asking the Manager for the version first (mount option
+	// metadata_ttl). The bytes are verified after the last one either way.
+	// Zero asks before every read.
+	ListingTTL time.Duration
 	// MaxAttempts bounds the tries per request (httpx.Client); zero means
 	// httpx.DefaultMaxAttempts.
 	MaxAttempts int

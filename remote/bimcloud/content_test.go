@@ -97,7 +97,7 @@ func TestReadVersionChanged(t *testing.T) {
 	old := stat(t, b, id)
 	s.UpdateBlob(id, emulator.Bytes([]byte("new content")))
 	_, err := readAll(t, b, id, old.Version, 0, old.Size)
-	mustKind(t, err, remote.Conflict)
+	mustKind(t, err, remote.Stale)
 	cur := stat(t, b, id)
 	if cur.Version.ID == old.Version.ID {
 		t.Fatalf("version %q did not change with the content", cur.Version.ID)

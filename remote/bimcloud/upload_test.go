@@ -67,9 +67,9 @@ func TestUploadNewAndOverwrite(t *testing.T) {
 		t.Fatalf("blob %+v", info)
 	}
 	mustRead(t, b, e2, data2)
-	// Reading the old version now is a conflict, never mixed bytes.
+	// Reading the old version now is Stale, never mixed bytes.
 	_, err = readAll(t, b, id, e.Version, 0, 100)
-	mustKind(t, err, remote.Conflict)
+	mustKind(t, err, remote.Stale)
 
 	// A new file whose name is taken is Exists, and changes nothing.
 	_, err = b.Upload(ctx, remote.UploadRequest{Parent: remote.ID(dir), Name: "text2.txt", Size: 1, Content: content([]byte("x"))})

@@ -82,7 +82,9 @@
 //   - Sessions time out after SessionLifetime of idleness (every call extends
 //     them); tickets after TicketLifetime. On blob error 4 or 11 get a new
 //     ticket and session and retry, as workflow.py does.
-//   - get-blob-content sends the whole blob with Content-Length; Range is
+//   - get-blob-content sends the whole blob with Content-Length (and, with
+//     Options.RevisionHeader, an ETag that changes with every content
+//     revision; emulator); Range is
 //     ignored unless Options.RangeSupport (then 206 with Content-Range, 416
 //     when unsatisfiable). A body can end early (RateReset): check the length.
 //   - The change feed covers a folder's whole subtree and only blobs

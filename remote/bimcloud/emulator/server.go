@@ -68,6 +68,10 @@ type Options struct {
 	// header with 206. The 2023.2 spec documents no Range support, so it is
 	// off by default and Range headers are ignored (full 200 response).
 	RangeSupport bool
+	// RevisionHeader makes get-blob-content send an ETag naming the blob
+	// and its content revision (emulator: the spec declares no response
+	// headers), so that clients can prove which revision the bytes are.
+	RevisionHeader bool
 	// PageCap is the most results one get-resources-by-criterion call
 	// returns, whatever limit the caller asks for (default 1000, as the real
 	// server).

@@ -100,6 +100,7 @@ func (e Env) bimcloudConfig(a mountopts.Account, o *mountopts.Options) (bimcloud
 	if o != nil {
 		cfg.PollInterval = o.PollInterval
 		cfg.MaxRetryWait = o.MaxRetryWait
+		cfg.ListingTTL = o.MetadataTTL
 	}
 	return cfg, nil
 }
