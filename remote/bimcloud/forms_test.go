@@ -114,3 +114,48 @@ func TestMissingRouteIsUnsupported(t *testing.T) {
 	_, err = m.GetResource(t.Context(), "x")
 	mustKind(t, err, remote.Unsupported)
 }
+
+// TestTokenRequestForms refreshes the token on every kind of server: the
+// spec's JSON body first, the demo's form only after a refusal of the
+// JSON body, remembered; never a refresh token spent twice.
+func TestTokenRequestForms(t *testing.T) {
+	for _, m := range formModes {
+		t.Run(m.name, func(t *testing.T) {
+			s := newServer(t, m.opts)
+			b := writable(t, s, nil)
+			for i := range 3 {
+				s.ExpireTokens()
+				if _, err := b.List(t.Context(), RootID); err != nil {
+					t.Fatalf("List after expiry %d: %v", i, err)
+				}
+			}
+			// Password login (1) plus three refreshes, and one refused JSON
+			// request against a form-only server.
+			if got, want := s.Counters()["token"], int64(4+m.fallbacks); got != want {
+				t.Fatalf("%d token requests, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestTokenFormRememberedButRetried: a Manager remembered to take forms
+// that now refuses them (an upgraded, spec-strict server) gets JSON.
+func TestTokenFormRememberedButRetried(t *testing.T) {
+	s := newServer(t, emulator.Options{RefuseSpecForms: true})
+	b, _ := loggedIn(t, s)
+	s.ExpireTokens()
+	if _, err := b.List(t.Context(), RootID); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := tokenForms.Load(s.URL); f != formDemo {
+		t.Fatalf("form remembered %v, want the demo's", f)
+	}
+	s.SetOptions(emulator.Options{})
+	s.ExpireTokens()
+	if _, err := b.List(t.Context(), RootID); err != nil {
+		t.Fatalf("after the server became strict: %v", err)
+	}
+	if f, _ := tokenForms.Load(s.URL); f != formSpec {
+		t.Fatalf("form remembered %v, want the spec's", f)
+	}
+}

@@ -27,8 +27,11 @@
 // # Deviations between the spec and the vendor demo
 //
 //   - oauth2/token: spec JSON body with "client-id"; demo form body with
-//     "client_id" and an undocumented "password" grant. Both are accepted,
-//     each with its own spelling only.
+//     "client_id" and an undocumented "password" grant. The refresh_token
+//     and authorization_code grants take JSON only (400 invalid_request for
+//     a form) unless Options.AcceptDemoForms (both) or RefuseSpecForms
+//     (form only: JSON gets 400 invalid_request, as from a server that
+//     reads only forms). The password grant takes the demo's form.
 //   - get-blob-changes-for-sync and update-blob-parent: spec PUT, demo POST.
 //     Only PUT is served unless Options.AcceptDemoForms (both) or
 //     Options.RefuseSpecForms (POST only); a refused verb gets 404, as does

@@ -104,8 +104,9 @@ type Options struct {
 
 	// AcceptDemoForms also serves the vendor demo's form of calls where it
 	// differs from the spec's (POST for update-blob-parent and
-	// get-blob-changes-for-sync). Off, the emulator is as strict as the
-	// spec: the demo's verb gets 404.
+	// get-blob-changes-for-sync; a form body with client_id for the
+	// oauth2/token refresh and code grants). Off, the emulator is as strict
+	// as the spec: the demo's verb gets 404, its token form 400.
 	AcceptDemoForms bool
 	// RefuseSpecForms serves only the demo's form of those calls (the
 	// spec's verb gets 404), playing a server the demo was written
