@@ -100,9 +100,12 @@ func TestWriteRequestsMatchSpec(t *testing.T) {
 	// The scenario: every write path once.
 	dir, err := b.Mkdir(ctx, topID, "dir")
 	must(t, err)
-	e.s.SetProjectCommands(proj, false)
-	dir2, err := b.Mkdir(ctx, topID, "dir2")
+	// A project that makes folders only by command: a second mount finds
+	// POST folders refused and sends the CreateFolder command.
+	e.s.SetProjectPostFolders(proj, false)
+	dir2, err := e.backend(cfg).Mkdir(ctx, topID, "dir2")
 	must(t, err)
+	e.s.SetProjectPostFolders(proj, true)
 	data := randomBytes(3<<10+1, 5)
 	up := func(name string, existing remote.ID) remote.Entry {
 		ent, err := b.Upload(ctx, remote.UploadRequest{Parent: topID, Name: name, Existing: existing, Size: int64(len(data)), Content: bytes.NewReader(data)})

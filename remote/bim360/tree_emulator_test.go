@@ -43,7 +43,9 @@ func child(t *testing.T, s *emulator.Server, proj, folder, name string) emulator
 	return emulator.Child{}
 }
 
-func TestEmulatorMkdirCommand(t *testing.T) {
+// TestEmulatorMkdirPostFolders: folders are made with POST folders, the
+// form the spec documents for BIM 360.
+func TestEmulatorMkdirPostFolders(t *testing.T) {
 	e, _, proj, top := treeEnv(t, 31)
 	ctx := context.Background()
 	for _, name := range []string{"A", "B"} {
@@ -55,16 +57,16 @@ func TestEmulatorMkdirCommand(t *testing.T) {
 			t.Errorf("entry %+v", ent)
 		}
 	}
-	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 2, emulator.OpCreateFolder: 0})
+	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 0, emulator.OpCreateFolder: 2})
 	_, err := e.b.Mkdir(ctx, mustFolderID(proj, top), "A")
 	wantKind(t, "existing name", err, remote.Exists)
 }
 
-// TestEmulatorMkdirFallback: a project that refuses the CreateFolder
-// command gets POST folders, and the backend remembers it.
+// TestEmulatorMkdirFallback: a project that refuses POST folders gets the
+// CreateFolder command, and the backend remembers it.
 func TestEmulatorMkdirFallback(t *testing.T) {
 	e, _, proj, top := treeEnv(t, 32)
-	e.s.SetProjectCommands(proj, false)
+	e.s.SetProjectPostFolders(proj, false)
 	ctx := context.Background()
 	a, err := e.b.Mkdir(ctx, mustFolderID(proj, top), "A")
 	if err != nil {
@@ -73,7 +75,7 @@ func TestEmulatorMkdirFallback(t *testing.T) {
 	if _, err := e.b.Mkdir(ctx, a.ID, "B"); err != nil {
 		t.Fatal(err)
 	}
-	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 1, emulator.OpCreateFolder: 2})
+	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 2, emulator.OpCreateFolder: 1})
 	child(t, e.s, proj, child(t, e.s, proj, top, "A").ID, "B")
 	_, err = e.b.Mkdir(ctx, a.ID, "B")
 	wantKind(t, "existing name", err, remote.Exists)
@@ -120,7 +122,7 @@ func TestEmulatorMkdirRefused(t *testing.T) {
 	if _, err := e.b.Mkdir(ctx, mustFolderID(proj, top), strings.Repeat("é", 255)); err != nil {
 		t.Errorf("255 characters: %v", err)
 	}
-	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 1}) // only the valid name was sent
+	wantCounts(t, e.s, map[string]int64{emulator.OpCreateFolder: 1}) // only the valid name was sent
 }
 
 // TestEmulatorMkdirDepth: folders nest 25 levels (top folders are level
