@@ -58,6 +58,16 @@ type Account struct {
 	UserID    string
 	// RedirectURI is the registered loopback callback for 3-legged login.
 	RedirectURI string
+	// ServiceAccount is the Autodesk ID of a Secure Service Account (BIM
+	// 360 only): the mount acts as that account with tokens from JWT
+	// assertions signed with ServiceAccountKeyFile, without a browser
+	// login. It needs ClientSecretFile.
+	ServiceAccount string
+	// ServiceAccountKeyFile holds the account's private key (the JSON
+	// create-service-account-key returns, or a PEM key); mode 0600.
+	ServiceAccountKeyFile string
+	// ServiceAccountKeyID is the key's ID when the key file does not name it.
+	ServiceAccountKeyID string
 }
 
 // Options are all settings of one mount.
@@ -196,7 +206,20 @@ func (a Account) validate() error {
 		if a.TwoLegged && a.ClientSecretFile == "" {
 			return fmt.Errorf("account %q: two_legged needs client_secret_file", a.Name)
 		}
+		if a.ServiceAccount != "" {
+			switch {
+			case a.TwoLegged:
+				return fmt.Errorf("account %q: service_account and two_legged exclude each other", a.Name)
+			case a.ClientSecretFile == "":
+				return fmt.Errorf("account %q: service_account needs client_secret_file", a.Name)
+			case a.ServiceAccountKeyFile == "":
+				return fmt.Errorf("account %q: service_account needs service_account_key_file", a.Name)
+			}
+		}
 	case ServiceBIMcloud:
+		if a.ServiceAccount != "" {
+			return fmt.Errorf("account %q: service_account is for bim360 accounts only", a.Name)
+		}
 		if a.BaseURL == "" {
 			return fmt.Errorf("account %q: base_url (the BIMcloud Manager URL) is required", a.Name)
 		}

@@ -59,6 +59,12 @@ var accountSetters = map[string]func(a *Account, v string) error{
 	"client_secret_file": func(a *Account, v string) error { a.ClientSecretFile = v; return nil },
 	"user_id":            func(a *Account, v string) error { a.UserID = v; return nil },
 	"redirect_uri":       func(a *Account, v string) error { a.RedirectURI = v; return nil },
+	"service_account":    func(a *Account, v string) error { a.ServiceAccount = v; return nil },
+	"service_account_key_file": func(a *Account, v string) error {
+		a.ServiceAccountKeyFile = v
+		return nil
+	},
+	"service_account_key_id": func(a *Account, v string) error { a.ServiceAccountKeyID = v; return nil },
 	"two_legged": func(a *Account, v string) error {
 		b, err := parseBool(v)
 		a.TwoLegged = b

@@ -166,11 +166,15 @@ func (cfg *Config) loginNeeded(op, why string, cause error) error {
 // A redirect URI with port 0 listens on a free port and sends that port;
 // this only works with servers that accept any loopback port (tests).
 // For a two-legged configuration Login only checks that the client
-// credentials are accepted.
+// credentials are accepted, for a service account that its signed
+// assertion is: neither stores a token.
 func Login(ctx context.Context, cfg Config, open func(url string) error) error {
 	const op = "bim360.Login"
 	if err := cfg.setDefaults(); err != nil {
 		return err
+	}
+	if cfg.ServiceAccount != "" {
+		return cfg.loginServiceAccount(ctx, op)
 	}
 	if cfg.TwoLegged {
 		_, err := cfg.clientCredentialsFunc()(ctx, nil)

@@ -78,9 +78,13 @@ func (e Env) bim360Config(a mountopts.Account) (bim360.Config, error) {
 		TwoLegged:    a.TwoLegged,
 		UserID:       a.UserID,
 		RedirectURI:  a.RedirectURI,
-		TokenStore:   store,
-		HTTP:         e.httpClient(),
-		Logger:       e.logger().With("account", a.Name),
+		// A service account signs its own tokens (no browser, no token file).
+		ServiceAccount:        a.ServiceAccount,
+		ServiceAccountKeyFile: a.ServiceAccountKeyFile,
+		ServiceAccountKeyID:   a.ServiceAccountKeyID,
+		TokenStore:            store,
+		HTTP:                  e.httpClient(),
+		Logger:                e.logger().With("account", a.Name),
 	}, nil
 }
 
