@@ -219,4 +219,3 @@ func (cfg *Config) loginServiceAccount(ctx context.Context, op string) error {
 		"service_account", cfg.ServiceAccount, "key_id", key.id)
 	return nil
 }
-
