@@ -97,6 +97,7 @@ func TestMissingRouteIsUnsupported(t *testing.T) {
 	s := newServer(t, emulator.Options{})
 	cfg, _ := testConfig(t, s)
 	cfg.ManagerURL = srv.URL
+	cfg.HTTP = nil // not a BIMcloud: nothing to check against the spec
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		t.Fatal(err)
