@@ -169,7 +169,10 @@ type assertionAnswer struct {
 // (exchange-jwt-assertion) with Basic client authentication. Failures are
 // *oauth2.RetrieveError, as for the other grants, for tokenError.
 func (cfg *Config) exchangeAssertion(ctx context.Context, assertion string) (*oauth2.Token, error) {
-	form := url.Values{"grant_type": {JWTBearerGrant}, "assertion": {assertion}, "scope": {strings.Join(Scopes, " ")}}
+	// No scope field: the spec types it as an array but describes a
+	// space-delimited string, and without it the token gets the
+	// assertion's scopes, which are the ones wanted.
+	form := url.Values{"grant_type": {JWTBearerGrant}, "assertion": {assertion}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.BaseURL+tokenPath, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err

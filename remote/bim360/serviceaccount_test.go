@@ -1,19 +1,23 @@
 package bim360
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/bimfs/bimfs/remote"
@@ -197,5 +201,47 @@ func checkNoSecretsIn(t *testing.T, logs, secret string) {
 	t.Helper()
 	if secret != "" && strings.Contains(logs, secret) {
 		t.Fatal("the client secret reached the log")
+	}
+}
+
+// TestServiceAccountRequestMatchesSpec: the assertion exchange the client
+// sends is validated against secureserviceaccount.yaml (form body, Basic
+// client authentication, the jwt-bearer grant).
+func TestServiceAccountRequestMatchesSpec(t *testing.T) {
+	sp := loadSpec(t, filepath.Join("..", "aps-extra", "secureserviceaccount.yaml"))
+	e := newServiceAccountEnv(t, emulator.Options{})
+	rec := &recorder{base: http.DefaultTransport}
+	e.cfg.HTTP = &http.Client{Transport: rec}
+	if err := Login(context.Background(), e.cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.reqs) != 1 {
+		t.Fatalf("%d requests, want the one exchange", len(rec.reqs))
+	}
+	r := rec.reqs[0]
+	req, err := http.NewRequest(r.method, "https://developer.api.autodesk.com"+r.uri, bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = r.header.Clone()
+	route, params, err := sp.router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.method, r.uri, err)
+	}
+	basic := func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+		if _, _, ok := in.RequestValidationInput.Request.BasicAuth(); !ok {
+			return errors.New("no Basic client authentication")
+		}
+		return nil
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: basic}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		t.Fatalf("the exchange does not match the spec: %v\nbody: %s", err, r.body)
+	}
+	if route.Operation.OperationID != "exchange-jwt-assertion" {
+		t.Fatalf("matched %s", route.Operation.OperationID)
 	}
 }
