@@ -191,8 +191,12 @@ func (s *TokenSource) Token(ctx context.Context) (string, error) {
 			defer cancel()
 			tok, err := s.refresh(rctx, old)
 			s.mu.Lock()
-			if err == nil {
+			if tok != nil {
+				// Kept even when saving failed: the old refresh token may
+				// be spent already.
 				s.tok = tok
+			}
+			if err == nil {
 				call.tok = tok.AccessToken
 			}
 			call.err = err
@@ -212,7 +216,8 @@ func (s *TokenSource) Token(ctx context.Context) (string, error) {
 
 // refresh obtains the token that follows old: under the store's lock, the
 // stored token if another process already refreshed, else a new one from
-// Refresh, saved before the lock is released.
+// Refresh, saved before the lock is released. If saving fails the new
+// token is returned with the error.
 func (s *TokenSource) refresh(ctx context.Context, old *oauth2.Token) (*oauth2.Token, error) {
 	if old == nil {
 		old = &oauth2.Token{}
@@ -248,7 +253,7 @@ func (s *TokenSource) refresh(ctx context.Context, old *oauth2.Token) (*oauth2.T
 	}
 	if s.Store != nil {
 		if err := s.Store.Save(tok); err != nil {
-			return nil, fmt.Errorf("saving refreshed token: %w", err)
+			return tok, fmt.Errorf("saving refreshed token: %w", err)
 		}
 	}
 	return tok, nil
