@@ -39,6 +39,9 @@ type fault struct {
 	short int64                        // > 0: the body ends cleanly after short bytes
 	fail  int64                        // > 0: the body breaks after fail bytes
 	long  bool                         // the body has one byte too many
+	// staleAtEnd: the body fails with remote.Stale instead of its last
+	// byte, as a source whose check after the last byte failed.
+	staleAtEnd bool
 	// stall > 0: the body pauses after stall bytes until resume is closed.
 	stall  int64
 	resume chan struct{}
@@ -163,6 +166,9 @@ func (f *fakeSource) ReadRange(ctx context.Context, id remote.ID, v remote.Versi
 			r = io.MultiReader(bytes.NewReader(body[:min(ft.fail, int64(len(body)))]), errReader{errors.New("connection reset by peer")})
 		case ft.long:
 			r = io.MultiReader(bytes.NewReader(body), bytes.NewReader([]byte{0xAA}))
+		case ft.staleAtEnd:
+			r = io.MultiReader(bytes.NewReader(body[:max(len(body)-1, 0)]),
+				errReader{remote.Errorf(remote.Stale, "fake.ReadRange", "version %s is gone", v.ID)})
 		case ft.stall > 0:
 			cut := min(ft.stall, int64(len(body)))
 			r = io.MultiReader(bytes.NewReader(body[:cut]), &stallReader{ctx: ctx, resume: ft.resume, f: f}, bytes.NewReader(body[cut:]))

@@ -99,6 +99,7 @@ func (c *Cache) runFetch(f *fetch) {
 		c.log.Warn("cache: fetch failed", "version", f.v.ID, "offset", f.blocks[0].key.index*c.opts.BlockSize,
 			"blocks", len(f.blocks), "delivered", delivered, "prefetch", f.speculative, "err", err)
 	}
+	stale := remote.IsKind(err, remote.Stale)
 	c.mu.Lock()
 	f.finished = true
 	for _, p := range f.blocks[delivered:] {
@@ -108,12 +109,33 @@ func (c *Cache) runFetch(f *fetch) {
 		}
 		close(p.done)
 	}
+	if stale {
+		for _, p := range f.blocks[:delivered] {
+			if c.inflight[p.key] == p {
+				delete(c.inflight, p.key)
+			}
+		}
+	}
 	c.mu.Unlock()
+	// The disk tier gets the blocks only once the range has been read to
+	// its end: a source that checks the version after the last byte
+	// (remote.Stale) has then proven them. A stale range's blocks are
+	// dropped from the memory tier too.
+	for _, p := range f.blocks[:delivered] {
+		if stale {
+			if c.mem != nil {
+				c.mem.del(p.key)
+			}
+			continue
+		}
+		c.storeq <- storeJob{p}
+	}
 }
 
 // deliver hands one block to its waiters as soon as its bytes are in, so a
 // sequential reader need not wait for the rest of a long range request,
-// and queues it for the memory and disk tiers.
+// and stores it in the memory tier. runFetch queues it for the disk tier
+// once the whole range has arrived.
 func (c *Cache) deliver(p *pending, data []byte) {
 	c.mu.Lock()
 	p.data = data
@@ -122,7 +144,6 @@ func (c *Cache) deliver(p *pending, data []byte) {
 	if c.mem != nil {
 		c.mem.set(p.key, data)
 	}
-	c.storeq <- storeJob{p}
 }
 
 // readBlocks reads f's blocks with one range request and passes each to
@@ -162,7 +183,7 @@ func (c *Cache) readBlocks(f *fetch, deliver func(i int, data []byte)) (int, err
 			return done, f.ctx.Err()
 		}
 		err = rangeError(f.v, off, total, got, err)
-		if attempt > 0 || errors.Is(err, errTooLong) || done == len(lens) {
+		if attempt > 0 || errors.Is(err, errTooLong) || done == len(lens) || remote.IsKind(err, remote.Stale) {
 			return done, err
 		}
 		c.st.retries.Add(1)

@@ -228,6 +228,15 @@ func (s *stream) run() {
 			s.running = false
 		case s.ctx.Err() != nil:
 			s.running, s.err = false, ErrClosed
+		case remote.IsKind(err, remote.Stale):
+			// The version is gone: the blocks this run stored may be
+			// another version's bytes. Drop them all; another pass
+			// would only fail the same way.
+			s.mu.Unlock()
+			s.purge()
+			s.mu.Lock()
+			s.c.log.Warn("cache: version changed while streaming; dropped its blocks", "version", s.v.ID, "err", err)
+			s.running, s.err = false, err
 		case s.restart:
 			s.newPassLocked()
 			s.mu.Unlock()

@@ -58,6 +58,16 @@ type Account struct {
 	UserID    string
 	// RedirectURI is the registered loopback callback for 3-legged login.
 	RedirectURI string
+	// ServiceAccount is the Autodesk ID of a Secure Service Account (BIM
+	// 360 only): the mount acts as that account with tokens from JWT
+	// assertions signed with ServiceAccountKeyFile, without a browser
+	// login. It needs ClientSecretFile.
+	ServiceAccount string
+	// ServiceAccountKeyFile holds the account's private key (the JSON
+	// create-service-account-key returns, or a PEM key); mode 0600.
+	ServiceAccountKeyFile string
+	// ServiceAccountKeyID is the key's ID when the key file does not name it.
+	ServiceAccountKeyID string
 }
 
 // Options are all settings of one mount.
@@ -80,6 +90,10 @@ type Options struct {
 	MetadataTTL time.Duration
 	// PollInterval is how often change feeds (BIMcloud) are polled.
 	PollInterval time.Duration
+	// MaxRetryWait caps how long one retry may wait when a server answers
+	// with Retry-After (429, 503 …); a longer wait fails the call at once.
+	// Zero means the HTTP layer's default (2 minutes).
+	MaxRetryWait time.Duration
 
 	// AsyncWriteback makes close return once written data is durable in
 	// the local staging journal; the upload then runs in the background.
@@ -161,7 +175,7 @@ func (o *Options) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"entry_timeout": o.EntryTimeout, "attr_timeout": o.AttrTimeout, "negative_timeout": o.NegativeTimeout,
-		"metadata_ttl": o.MetadataTTL, "poll_interval": o.PollInterval,
+		"metadata_ttl": o.MetadataTTL, "poll_interval": o.PollInterval, "max_retry_wait": o.MaxRetryWait,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", name))
@@ -192,7 +206,20 @@ func (a Account) validate() error {
 		if a.TwoLegged && a.ClientSecretFile == "" {
 			return fmt.Errorf("account %q: two_legged needs client_secret_file", a.Name)
 		}
+		if a.ServiceAccount != "" {
+			switch {
+			case a.TwoLegged:
+				return fmt.Errorf("account %q: service_account and two_legged exclude each other", a.Name)
+			case a.ClientSecretFile == "":
+				return fmt.Errorf("account %q: service_account needs client_secret_file", a.Name)
+			case a.ServiceAccountKeyFile == "":
+				return fmt.Errorf("account %q: service_account needs service_account_key_file", a.Name)
+			}
+		}
 	case ServiceBIMcloud:
+		if a.ServiceAccount != "" {
+			return fmt.Errorf("account %q: service_account is for bim360 accounts only", a.Name)
+		}
 		if a.BaseURL == "" {
 			return fmt.Errorf("account %q: base_url (the BIMcloud Manager URL) is required", a.Name)
 		}

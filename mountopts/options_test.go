@@ -138,3 +138,40 @@ func TestReadSecretRefusesWorldReadable(t *testing.T) {
 		t.Fatalf("%q %v", s, err)
 	}
 }
+
+func TestServiceAccountKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(p, []byte(`max_retry_wait = 30s
+[account robot]
+service = bim360
+client_id = app
+client_secret_file = /etc/bimfs/secret
+service_account = Z752CT5MKW2S9N7E
+service_account_key_file = /etc/bimfs/robot.json
+service_account_key_id = 5de993f4
+`), 0o600)
+	var o Options
+	if err := o.LoadFile(p, true); err != nil {
+		t.Fatal(err)
+	}
+	o.Defaults()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := o.Accounts[0]
+	if a.ServiceAccount != "Z752CT5MKW2S9N7E" || a.ServiceAccountKeyFile != "/etc/bimfs/robot.json" || a.ServiceAccountKeyID != "5de993f4" || o.MaxRetryWait != 30*time.Second {
+		t.Fatalf("%+v, max_retry_wait %v", a, o.MaxRetryWait)
+	}
+	for name, edit := range map[string]func(a *Account){
+		"no secret":   func(a *Account) { a.ClientSecretFile = "" },
+		"no key file": func(a *Account) { a.ServiceAccountKeyFile = "" },
+		"two legged":  func(a *Account) { a.TwoLegged = true },
+		"bimcloud":    func(a *Account) { a.Service = ServiceBIMcloud; a.BaseURL = "https://bc.example.com" },
+	} {
+		b := a
+		edit(&b)
+		if err := b.validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

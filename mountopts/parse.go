@@ -33,6 +33,7 @@ var setters = map[string]func(o *Options, v string) error{
 	"negative_timeout": durationSetter(func(o *Options) *time.Duration { return &o.NegativeTimeout }),
 	"metadata_ttl":     durationSetter(func(o *Options) *time.Duration { return &o.MetadataTTL }),
 	"poll_interval":    durationSetter(func(o *Options) *time.Duration { return &o.PollInterval }),
+	"max_retry_wait":   durationSetter(func(o *Options) *time.Duration { return &o.MaxRetryWait }),
 	"writeback": func(o *Options, v string) error {
 		switch v {
 		case "sync":
@@ -58,6 +59,12 @@ var accountSetters = map[string]func(a *Account, v string) error{
 	"client_secret_file": func(a *Account, v string) error { a.ClientSecretFile = v; return nil },
 	"user_id":            func(a *Account, v string) error { a.UserID = v; return nil },
 	"redirect_uri":       func(a *Account, v string) error { a.RedirectURI = v; return nil },
+	"service_account":    func(a *Account, v string) error { a.ServiceAccount = v; return nil },
+	"service_account_key_file": func(a *Account, v string) error {
+		a.ServiceAccountKeyFile = v
+		return nil
+	},
+	"service_account_key_id": func(a *Account, v string) error { a.ServiceAccountKeyID = v; return nil },
 	"two_legged": func(a *Account, v string) error {
 		b, err := parseBool(v)
 		a.TwoLegged = b

@@ -26,9 +26,14 @@ const (
 	Unavailable          // the service could not be reached or failed (5xx, connection errors)
 	NoSpace              // local or remote storage is full, or a quota was hit
 	Canceled             // the caller gave up (context canceled or deadline exceeded)
-	Stale                // the version being read is gone: it changed or was deleted under the reader
-	TooLarge             // a size the local staging area or the service cannot hold
-	NameTooLong          // a name longer than the filesystem or service allows
+	// Stale means the version being read is gone: the object changed on the
+	// service before or while its content was read, so the bytes received
+	// cannot be shown or cached as that version and were dropped. Reading
+	// the object again (after a fresh lookup) gets the new version. The
+	// filesystem maps it to ESTALE.
+	Stale
+	TooLarge    // a size the local staging area or the service cannot hold
+	NameTooLong // a name longer than the filesystem or service allows
 )
 
 var kindNames = [...]string{
@@ -45,7 +50,7 @@ var kindNames = [...]string{
 	Unavailable:     "unavailable",
 	NoSpace:         "no space",
 	Canceled:        "canceled",
-	Stale:           "stale",
+	Stale:           "stale version",
 	TooLarge:        "too large",
 	NameTooLong:     "name too long",
 }

@@ -56,6 +56,11 @@ func runLogin(args []string) error {
 			return err
 		}
 	}
+	if account.ServiceAccount != "" {
+		fmt.Fprintf(os.Stderr, "%s uses service account %s: every mount signs its own tokens with %s (no browser, nothing stored). The key works.\n",
+			account.Name, account.ServiceAccount, account.ServiceAccountKeyFile)
+		return nil
+	}
 	fmt.Fprintf(os.Stderr, "Logged in to %s.\n", account.Name)
 	return nil
 }
@@ -99,6 +104,8 @@ func runStatus(args []string) error {
 		state := "logged in"
 		if a.TwoLegged {
 			state = "client credentials"
+		} else if a.ServiceAccount != "" {
+			state = "service account " + a.ServiceAccount
 		} else if store, err := (wiring.Env{}).TokenStore(a.Name); err != nil {
 			state = err.Error()
 		} else if tok, err := store.Load(); err != nil {

@@ -166,11 +166,15 @@ func (cfg *Config) loginNeeded(op, why string, cause error) error {
 // A redirect URI with port 0 listens on a free port and sends that port;
 // this only works with servers that accept any loopback port (tests).
 // For a two-legged configuration Login only checks that the client
-// credentials are accepted.
+// credentials are accepted, for a service account that its signed
+// assertion is: neither stores a token.
 func Login(ctx context.Context, cfg Config, open func(url string) error) error {
 	const op = "bim360.Login"
 	if err := cfg.setDefaults(); err != nil {
 		return err
+	}
+	if cfg.ServiceAccount != "" {
+		return cfg.loginServiceAccount(ctx, op)
 	}
 	if cfg.TwoLegged {
 		_, err := cfg.clientCredentialsFunc()(ctx, nil)
@@ -337,7 +341,7 @@ func (cfg *Config) revoke(ctx context.Context, refresh string) error {
 	if cfg.ClientSecret == "" {
 		form.Set("client_id", cfg.ClientID)
 	}
-	hc := &httpx.Client{HTTP: cfg.baseClient(), MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger, DecodeError: DecodeError}
+	hc := &httpx.Client{HTTP: cfg.baseClient(), MaxAttempts: cfg.MaxAttempts, MaxRetryAfter: cfg.MaxRetryWait, Logger: cfg.Logger, DecodeError: DecodeError}
 	resp, err := hc.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.BaseURL+"/authentication/v2/revoke", strings.NewReader(form.Encode()))
 		if err != nil {

@@ -24,9 +24,15 @@ func TestEmulatorTokenRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A second mount from the same token file: once the first one rotates
-	// the refresh token, this one's copy is spent.
-	stale := e.backend(e.cfg)
+	// A second mount sharing the token file adopts the rotated token; a
+	// mount with a copy of the file elsewhere holds a spent refresh token.
+	shared := e.backend(e.cfg)
+	copyCfg := e.cfg
+	copyCfg.TokenStore = &httpx.TokenStore{Path: filepath.Join(t.TempDir(), "copy.json")}
+	if err := copyCfg.TokenStore.Save(before); err != nil {
+		t.Fatal(err)
+	}
+	stale := e.backend(copyCfg)
 
 	e.s.ExpireTokens()
 	if _, err := e.b.List(ctx, rootID); err != nil {
@@ -43,6 +49,12 @@ func TestEmulatorTokenRefresh(t *testing.T) {
 		t.Errorf("token file mode %v, %v", fi.Mode(), err)
 	}
 
+	if _, err := shared.List(ctx, rootID); err != nil {
+		t.Fatalf("second mount of the same token file: %v", err)
+	}
+	if again, _ := e.cfg.TokenStore.Load(); again == nil || again.RefreshToken != after.RefreshToken {
+		t.Error("the second mount refreshed again instead of adopting the stored token")
+	}
 	_, err = stale.List(ctx, rootID)
 	if !remote.IsKind(err, remote.Unauthenticated) || !strings.Contains(err.Error(), "bimfs login test") {
 		t.Fatalf("refresh with a spent token: %v", err)

@@ -31,6 +31,18 @@ type Config struct {
 	TwoLegged bool
 	// UserID is sent as x-user-id on every Data Management and OSS call.
 	UserID string
+	// ServiceAccount, if set, is the Autodesk ID of a Secure Service
+	// Account the mount acts as: tokens come from JWT assertions signed
+	// with ServiceAccountKeyFile (jwt-bearer grant, serviceaccount.go),
+	// with no browser login and no stored token. It needs ClientSecret.
+	ServiceAccount string
+	// ServiceAccountKeyFile holds the account's private key: the JSON
+	// answer of create-service-account-key, or a PEM RSA key. It must be
+	// readable by its owner only (mode 0600).
+	ServiceAccountKeyFile string
+	// ServiceAccountKeyID is the key's ID (kid); empty means the one the
+	// JSON key file names.
+	ServiceAccountKeyID string
 	// RedirectURI is the loopback callback of Login; "" means
 	// DefaultRedirectURI (http://127.0.0.1:8765/callback), which must be
 	// registered as the app's callback URL.
@@ -45,6 +57,9 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxAttempts bounds tries per HTTP call; 0 means httpx's default.
 	MaxAttempts int
+	// MaxRetryWait caps the wait a Retry-After header may ask for before
+	// one retry (httpx.Client.MaxRetryAfter); 0 means httpx's default.
+	MaxRetryWait time.Duration
 	// URLMinutes is the lifetime asked for signed download and upload URLs
 	// (1–60); 0 means DefaultMinutesExpiration.
 	URLMinutes int
@@ -67,6 +82,16 @@ func (cfg *Config) setDefaults() error {
 	}
 	if cfg.TwoLegged && cfg.ClientSecret == "" {
 		return remote.Errorf(remote.Invalid, op, "account %s: two-legged access needs a client secret", cfg.Account)
+	}
+	if cfg.ServiceAccount != "" {
+		switch {
+		case cfg.TwoLegged:
+			return remote.Errorf(remote.Invalid, op, "account %s: a service account and two-legged access exclude each other", cfg.Account)
+		case cfg.ClientSecret == "":
+			return remote.Errorf(remote.Invalid, op, "account %s: a service account needs the client secret (the assertion exchange is for confidential clients)", cfg.Account)
+		case cfg.ServiceAccountKeyFile == "":
+			return remote.Errorf(remote.Invalid, op, "account %s: a service account needs its private key file", cfg.Account)
+		}
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
@@ -147,9 +172,16 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	var ts *httpx.TokenSource
-	if cfg.TwoLegged {
+	switch {
+	case cfg.ServiceAccount != "":
+		key, err := loadServiceAccountKey("bim360.New", cfg.ServiceAccountKeyFile, cfg.ServiceAccountKeyID)
+		if err != nil {
+			return nil, err
+		}
+		ts = httpx.NewTokenSource(cfg.Account, nil, cfg.serviceAccountFunc(key), nil)
+	case cfg.TwoLegged:
 		ts = httpx.NewTokenSource(cfg.Account, nil, cfg.clientCredentialsFunc(), nil)
-	} else {
+	default:
 		if cfg.TokenStore == nil {
 			return nil, remote.Errorf(remote.Invalid, "bim360.New", "account %s has no token store", cfg.Account)
 		}
@@ -176,7 +208,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 			return nil
 		},
 	}
-	api, err := NewClient(cfg.BaseURL, &httpx.Client{HTTP: apiHTTP, MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger}, cfg.UserID)
+	api, err := NewClient(cfg.BaseURL, &httpx.Client{HTTP: apiHTTP, MaxAttempts: cfg.MaxAttempts, MaxRetryAfter: cfg.MaxRetryWait, Logger: cfg.Logger}, cfg.UserID)
 	if err != nil {
 		return nil, remote.Errorf(remote.Invalid, "bim360.New", "%v", err)
 	}
@@ -184,7 +216,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		cfg:    cfg,
 		tokens: ts,
 		api:    api,
-		s3:     &httpx.Client{HTTP: base, MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger, DecodeError: decodeS3Error},
+		s3:     &httpx.Client{HTTP: base, MaxAttempts: cfg.MaxAttempts, MaxRetryAfter: cfg.MaxRetryWait, Logger: cfg.Logger, DecodeError: decodeS3Error},
 		log:    cfg.Logger,
 	}
 	b.signer = newSigner(api.OSS, cfg.URLMinutes)

@@ -45,12 +45,12 @@ type mkdirMode int
 
 const (
 	mkdirUnknown     mkdirMode = iota
-	mkdirCommand               // the CreateFolder command works
-	mkdirPostFolders           // the project refused the command; POST folders works
+	mkdirPostFolders           // POST folders works
+	mkdirCommand               // the project refused POST folders; the CreateFolder command works
 )
 
-// mkdirModes remembers, per project, whether the CreateFolder command
-// works there.
+// mkdirModes remembers, per project, which form of folder creation works
+// there.
 type mkdirModes struct {
 	mu sync.Mutex
 	m  map[string]mkdirMode // by project ID; mu protects it
@@ -70,45 +70,47 @@ func (m *mkdirModes) set(project string, mode mkdirMode) {
 	m.m[project] = mode
 }
 
-// createFolders creates folders in one project, several per call where
-// the project takes the CreateFolder command.
+// createFolders creates folders in one project.
 //
-// Two forms exist. The CreateFolder command (one call for many folders)
-// was the only way to make BIM 360 Docs folders when it was announced; it
-// is not in the current spec's command list, so a service may stop taking
-// it. POST folders is the form the spec documents for BIM 360 today: one
-// folder per call, and only 50 calls a minute where POST commands gets
-// 300. The command is tried first because it batches and is limited less;
-// a project that answers it with an error (400, as for an unknown command)
-// gets POST folders, and once POST folders has worked there the command is
-// not tried again in that project.
+// Spec vs demo: two forms exist. POST folders is the form the spec
+// documents for BIM 360 today (one folder per call). The CreateFolder
+// command (seed 004; one call for many folders) was the only way to make
+// BIM 360 Docs folders when it was announced, and is not in the current
+// spec's command list. POST folders is sent first; a project that refuses
+// it (400, 404, 405 or 403, as a project that makes folders only by
+// command answers) gets the command, and the form that worked is
+// remembered per project.
 func (b *Backend) createFolders(ctx context.Context, project string, fs []NewFolder) ([]Folder, error) {
-	if b.mkdir.get(project) != mkdirPostFolders {
-		out, err := b.api.Commands.CreateFolders(ctx, project, fs)
-		if err == nil {
-			b.mkdir.set(project, mkdirCommand)
+	out := make([]Folder, 0, len(fs))
+	if b.mkdir.get(project) != mkdirCommand {
+		for _, f := range fs {
+			got, err := b.api.Folders.Create(ctx, &CreateFolderRequest{ProjectID: project, ParentID: f.ParentID, Name: f.Name, Extension: f.Extension})
+			if err == nil {
+				b.mkdir.set(project, mkdirPostFolders)
+				out = append(out, *got)
+				continue
+			}
+			if len(out) > 0 || b.mkdir.get(project) == mkdirPostFolders || !commandRefused(err) {
+				return out, err
+			}
+			b.log.Info("POST folders refused; creating folders with the CreateFolder command", "project", project, "err", err)
+			break
+		}
+		if len(out) == len(fs) {
 			return out, nil
 		}
-		if !commandRefused(err) || len(out) > 0 {
-			return out, err
-		}
-		b.log.Info("CreateFolder command refused; creating folders with POST folders", "project", project, "err", err)
 	}
-	out := make([]Folder, 0, len(fs))
-	for _, f := range fs {
-		got, err := b.api.Folders.Create(ctx, &CreateFolderRequest{ProjectID: project, ParentID: f.ParentID, Name: f.Name, Extension: f.Extension})
-		if err != nil {
-			return out, err
-		}
-		b.mkdir.set(project, mkdirPostFolders)
-		out = append(out, *got)
+	got, err := b.api.Commands.CreateFolders(ctx, project, fs)
+	if err == nil {
+		b.mkdir.set(project, mkdirCommand)
 	}
-	return out, nil
+	return got, err
 }
 
-// commandRefused reports whether a command error may mean "this project
-// does not know the command" rather than a problem POST folders would
-// have too (a taken name, a lock, throttling, an outage).
+// commandRefused reports whether an error of one form of folder creation
+// may mean "this project does not take this form" rather than a problem
+// the other form would have too (a taken name, a lock, throttling, an
+// outage).
 func commandRefused(err error) bool {
 	switch remote.KindOf(err) {
 	case remote.Invalid, remote.NotFound, remote.Unsupported, remote.Permission:

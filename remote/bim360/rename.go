@@ -170,7 +170,7 @@ func (b *Backend) renameFile(ctx context.Context, op string, id remote.ID, src, 
 		if err != nil {
 			return remote.Entry{}, err
 		}
-		if _, err := b.api.Versions.Delete(ctx, src.project, src.item); err != nil {
+		if _, err := b.api.Versions.Delete(ctx, src.project, src.item, tip.Attributes.Name); err != nil {
 			return ent, sourceLeft(op, err, "the content is now the newest version of %q, but the source file could not be deleted", newName)
 		}
 		return ent, nil
@@ -199,11 +199,11 @@ func (b *Backend) renameFile(ctx context.Context, op string, id remote.ID, src, 
 	if err != nil {
 		return remote.Entry{}, err
 	}
-	if _, err := b.api.Versions.Delete(ctx, src.project, src.item); err != nil {
+	if _, err := b.api.Versions.Delete(ctx, src.project, src.item, tip.Attributes.Name); err != nil {
 		// Undo the copy so the file is not listed twice.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 		defer cancel()
-		if _, rerr := b.api.Versions.Delete(rctx, src.project, ni.Data.ID); rerr != nil {
+		if _, rerr := b.api.Versions.Delete(rctx, src.project, ni.Data.ID, newName); rerr != nil {
 			b.log.Warn("could not delete the copy of a failed move", "item", ni.Data.ID, "err", rerr)
 			return remote.Entry{}, sourceLeft(op, err, "%q was copied but the original could not be deleted; both exist now", newName)
 		}

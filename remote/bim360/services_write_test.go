@@ -244,9 +244,9 @@ func TestWriteServices(t *testing.T) {
 		},
 		{
 			name:   "Versions.Delete",
-			call:   func(c *Client) (any, error) { return c.Versions.Delete(ctx, "b.p", "urn:L") },
+			call:   func(c *Client) (any, error) { return c.Versions.Delete(ctx, "b.p", "urn:L", "a.rvt") },
 			method: "POST", uri: "/data/v1/projects/b.p/versions", ctype: jsonAPIType,
-			body: `{"jsonapi":{"version":"1.0"},"data":{"type":"versions","attributes":{"extension":{"type":"versions:autodesk.core:Deleted","version":"1.0"}},
+			body: `{"jsonapi":{"version":"1.0"},"data":{"type":"versions","attributes":{"name":"a.rvt","extension":{"type":"versions:autodesk.core:Deleted","version":"1.0"}},
 			  "relationships":{"item":{"data":{"type":"items","id":"urn:L"}}}}}`,
 			status: 201, answer: `{"data":{"type":"versions","id":"urn:v?version=4","attributes":{"extension":{"type":"versions:autodesk.core:Deleted"}}}}`,
 			check: func(t *testing.T, got any) {

@@ -1,6 +1,7 @@
 package bim360
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -42,7 +43,9 @@ func child(t *testing.T, s *emulator.Server, proj, folder, name string) emulator
 	return emulator.Child{}
 }
 
-func TestEmulatorMkdirCommand(t *testing.T) {
+// TestEmulatorMkdirPostFolders: folders are made with POST folders, the
+// form the spec documents for BIM 360.
+func TestEmulatorMkdirPostFolders(t *testing.T) {
 	e, _, proj, top := treeEnv(t, 31)
 	ctx := context.Background()
 	for _, name := range []string{"A", "B"} {
@@ -54,16 +57,16 @@ func TestEmulatorMkdirCommand(t *testing.T) {
 			t.Errorf("entry %+v", ent)
 		}
 	}
-	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 2, emulator.OpCreateFolder: 0})
+	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 0, emulator.OpCreateFolder: 2})
 	_, err := e.b.Mkdir(ctx, mustFolderID(proj, top), "A")
 	wantKind(t, "existing name", err, remote.Exists)
 }
 
-// TestEmulatorMkdirFallback: a project that refuses the CreateFolder
-// command gets POST folders, and the backend remembers it.
+// TestEmulatorMkdirFallback: a project that refuses POST folders gets the
+// CreateFolder command, and the backend remembers it.
 func TestEmulatorMkdirFallback(t *testing.T) {
 	e, _, proj, top := treeEnv(t, 32)
-	e.s.SetProjectCommands(proj, false)
+	e.s.SetProjectPostFolders(proj, false)
 	ctx := context.Background()
 	a, err := e.b.Mkdir(ctx, mustFolderID(proj, top), "A")
 	if err != nil {
@@ -72,7 +75,7 @@ func TestEmulatorMkdirFallback(t *testing.T) {
 	if _, err := e.b.Mkdir(ctx, a.ID, "B"); err != nil {
 		t.Fatal(err)
 	}
-	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 1, emulator.OpCreateFolder: 2})
+	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 2, emulator.OpCreateFolder: 1})
 	child(t, e.s, proj, child(t, e.s, proj, top, "A").ID, "B")
 	_, err = e.b.Mkdir(ctx, a.ID, "B")
 	wantKind(t, "existing name", err, remote.Exists)
@@ -126,7 +129,7 @@ func TestEmulatorMkdirRefused(t *testing.T) {
 			t.Errorf("%q: %v", name, err)
 		}
 	}
-	wantCounts(t, e.s, map[string]int64{emulator.OpCommand: 4}) // only the valid names were sent
+	wantCounts(t, e.s, map[string]int64{emulator.OpCreateFolder: 4}) // only the valid names were sent
 }
 
 // TestEmulatorMkdirDepth: folders nest 25 levels (top folders are level
@@ -209,4 +212,40 @@ func TestEmulatorRemoveTopFolderUnlisted(t *testing.T) {
 	e.s.ResetCounters()
 	wantKind(t, "top folder again", e.b.Remove(context.Background(), mustFolderID(proj, top)), remote.Permission)
 	wantCounts(t, e.s, map[string]int64{emulator.OpPatchFolder: 0, emulator.OpFolder: 1})
+}
+
+// TestRemoveSendsNameInEveryMode: rm works against a spec-strict service
+// (which refuses a Deleted version without attributes.name) and against one
+// that also takes the tutorial's form; the Deleted version carries the
+// file's name either way.
+func TestRemoveSendsNameInEveryMode(t *testing.T) {
+	for _, demo := range []bool{false, true} {
+		e, proj, top := fileEnv(t, emulator.Options{AcceptDemoForms: demo})
+		item := e.s.AddFile(proj, top, "Owner's Manual.pdf", emulator.Bytes([]byte("m")))
+		if err := e.b.Remove(context.Background(), mustItemID(proj, item)); err != nil {
+			t.Fatalf("demo forms %v: %v", demo, err)
+		}
+		vs := e.s.ItemVersions(proj, item)
+		if len(vs) != 2 || !vs[1].Deleted {
+			t.Fatalf("demo forms %v: versions after delete: %+v", demo, vs)
+		}
+	}
+}
+
+// TestRefusedVersionExplained: a new version the service refuses because
+// the file is locked fails the upload with Conflict and a log line that
+// says why.
+func TestRefusedVersionExplained(t *testing.T) {
+	e, proj, top := fileEnv(t, emulator.Options{})
+	item := e.s.AddFile(proj, top, "a.txt", emulator.Bytes([]byte("a")))
+	e.s.LockItem(proj, item)
+	data := []byte("edited")
+	_, err := e.b.Upload(context.Background(), remote.UploadRequest{Parent: mustFolderID(proj, top), Name: "a.txt",
+		Existing: mustItemID(proj, item), Size: int64(len(data)), Content: bytes.NewReader(data)})
+	if !remote.IsKind(err, remote.Conflict) {
+		t.Fatalf("err %v, want Conflict", err)
+	}
+	if !strings.Contains(e.logs.String(), "the service refused the new version") {
+		t.Fatalf("no explanation in the log:\n%s", e.logs.String())
+	}
 }

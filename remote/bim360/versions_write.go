@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+
+	"github.com/bimfs/bimfs/remote"
 )
 
 // CreateVersionRequest holds the input of VersionsService.Create: new
@@ -54,11 +56,16 @@ func (s *VersionsService) Create(ctx context.Context, req *CreateVersionRequest)
 // (createVersion) with extension versions:autodesk.core:Deleted, as the
 // delete-and-restore tutorial shows. The item gets a new tip version
 // without storage and becomes hidden; earlier versions stay readable.
-func (s *VersionsService) Delete(ctx context.Context, projectID, itemID string) (*CreatedVersion, error) {
-	var body versionPayload
+//
+// name is the item's current file name. The tutorial's body has none, but
+// VersionPayload requires attributes.name (and extension), and a server
+// that checks the schema refuses the body without it (400).
+func (s *VersionsService) Delete(ctx context.Context, projectID, itemID, name string) (*CreatedVersion, error) {
+	if name == "" {
+		return nil, remote.Errorf(remote.Invalid, "bim360.DeleteItem", "item %s: deleting needs the file's name", itemID)
+	}
+	body := versionPayload{Data: newVersionBody(name, VersionExtensionDeleted, "")}
 	body.JSONAPI.Version = "1.0"
-	body.Data.Type = "versions"
-	body.Data.Attributes.Extension = Extension{Type: VersionExtensionDeleted, Version: extensionVersion}
 	body.Data.Relationships.Item = rel("items", itemID)
 	return s.post(ctx, "bim360.DeleteItem", nil, projectID, body)
 }

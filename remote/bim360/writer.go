@@ -81,7 +81,13 @@ func (b *Backend) Upload(ctx context.Context, req remote.UploadRequest) (remote.
 	}
 	v, err := b.api.Versions.Create(ctx, &CreateVersionRequest{ProjectID: p.project, ItemID: existing, Name: req.Name, StorageURN: st.ID})
 	if err != nil {
-		return remote.Entry{}, notFound(op, req.Existing, writeError(err, remote.Conflict))
+		err = writeError(err, remote.Conflict)
+		if remote.IsKind(err, remote.Conflict) {
+			// The close or fsync that started the upload fails; say why.
+			b.log.Warn("the service refused the new version: the file was changed, renamed or locked on the service "+
+				"while it was being written, so this version was not stored there", "name", req.Name, "err", err)
+		}
+		return remote.Entry{}, notFound(op, req.Existing, err)
 	}
 	return createdVersionEntry(op, p.project, existing, v, req.Name, req.Size, st.ID)
 }
@@ -120,8 +126,21 @@ func (b *Backend) Remove(ctx context.Context, id remote.ID) error {
 	case kindAccount, kindHub, kindProject:
 		return remote.Errorf(remote.Permission, op, "hubs and projects cannot be deleted through the filesystem")
 	case kindItem:
+		// The Deleted version must carry the file's name (VersionPayload
+		// requires it), which only the item's tip knows.
+		r, err := b.api.Items.Get(ctx, e.project, e.item)
+		if err != nil {
+			return notFound(op, id, err)
+		}
+		tip, found := r.Tip()
+		if !found {
+			return remote.Errorf(remote.Unavailable, op, "item %s came without its tip version", e.item)
+		}
+		if live, why := alive(&r.Data, tip); !live {
+			return remote.Errorf(remote.NotFound, op, "%s", why)
+		}
 		// A 409 here means the item is deleted already.
-		if _, err := b.api.Versions.Delete(ctx, e.project, e.item); err != nil {
+		if _, err := b.api.Versions.Delete(ctx, e.project, e.item, tip.Attributes.Name); err != nil {
 			return notFound(op, id, writeError(err, remote.NotFound))
 		}
 		return nil

@@ -103,7 +103,7 @@ func TestRenameFallsBackToCopy(t *testing.T) {
 		"GET /data/v1/projects/b.p/items/urn:item? item=<nil> name=<nil>",
 		"POST /data/v1/projects/b.p/versions?copyFrom=urn%3Av%3Fversion%3D1 item=urn:item name=new.txt",
 		"POST /data/v1/projects/b.p/items?copyFrom=urn%3Av%3Fversion%3D1 item=<nil> name=<nil>",
-		"POST /data/v1/projects/b.p/versions? item=urn:item name=<nil> deleted",
+		"POST /data/v1/projects/b.p/versions? item=urn:item name=old.txt deleted",
 	}
 	if got := f.requests(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -127,7 +127,7 @@ func TestMoveRollsBack(t *testing.T) {
 		t.Fatalf("err %v, want Permission with the service's message", err)
 	}
 	got := f.requests()
-	if last := got[len(got)-1]; last != "POST /data/v1/projects/b.p/versions? item=urn:item2 name=<nil> deleted" {
+	if last := got[len(got)-1]; last != "POST /data/v1/projects/b.p/versions? item=urn:item2 name=new.txt deleted" {
 		t.Errorf("last request %q, want the copy's deletion", last)
 	}
 }

@@ -35,13 +35,9 @@ type loginMeta struct {
 }
 
 // oauthConfig describes the Manager's OAuth2 endpoints to x/oauth2, which
-// does the token requests: its form encoding with client_id in the body is
-// what the demo sends.
-//
-// Spec vs demo: the spec's GetTokenRequest is a JSON body with a
-// "client-id" field; managerapi.py posts application/x-www-form-urlencoded
-// with "client_id" (and the undocumented password grant). The client
-// follows the demo.
+// does the token requests in the demo's form: form encoding with client_id
+// in the body, for the password grant (the demo's only) and as the
+// fallback of the spec's JSON requests (tokenrequest.go).
 //
 // x/oauth2 is used only for the token endpoint. Token lifetimes come from
 // the non-standard "access_token_exp" (absolute UNIX seconds), which
@@ -138,8 +134,10 @@ func refreshGrant(ctx context.Context, cfg Config, refreshToken string) (*oauth2
 	if refreshToken == "" {
 		return nil, "", errorf(remote.Unauthenticated, op, "no refresh token stored%s", loginHint(cfg.Account))
 	}
-	src := oauthConfig(cfg).TokenSource(tokenContext(ctx, cfg), &oauth2.Token{RefreshToken: refreshToken})
-	tok, err := src.Token()
+	tok, err := tokenGrant(ctx, cfg, map[string]string{"grant_type": "refresh_token", "refresh_token": refreshToken},
+		func(ctx context.Context) (*oauth2.Token, error) {
+			return oauthConfig(cfg).TokenSource(tokenContext(ctx, cfg), &oauth2.Token{RefreshToken: refreshToken}).Token()
+		})
 	if err != nil {
 		return nil, "", tokenError(cfg, op, err)
 	}
@@ -199,7 +197,10 @@ func Login(ctx context.Context, cfg Config, open func(url string) error) error {
 	if err != nil {
 		return err
 	}
-	tok, err := oauthConfig(cfg).Exchange(tokenContext(ctx, cfg), code, oauth2.VerifierOption(verifier))
+	tok, err := tokenGrant(ctx, cfg, map[string]string{"grant_type": "authorization_code", "code": code, "code_verifier": verifier},
+		func(ctx context.Context) (*oauth2.Token, error) {
+			return oauthConfig(cfg).Exchange(tokenContext(ctx, cfg), code, oauth2.VerifierOption(verifier))
+		})
 	if err != nil {
 		return tokenError(cfg, "bimcloud.Login", err)
 	}

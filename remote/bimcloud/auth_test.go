@@ -1,11 +1,13 @@
 package bimcloud
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/bimcloud/emulator"
+	"github.com/bimfs/bimfs/remote/httpx"
 )
 
 func storedToken(t *testing.T, cfg Config) *oauth2.Token {
@@ -198,9 +201,22 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 func TestRefreshFailsNeedsLogin(t *testing.T) {
 	s := newServer(t, emulator.Options{})
 	b, cfg := loggedIn(t, s)
-	// The stored refresh token has been used elsewhere (it rotates): the
-	// refresh is refused and the user must log in again.
-	other, err := New(t.Context(), cfg)
+	// The stored refresh token has been used elsewhere (it rotates): a
+	// copy of the login on another machine refreshed. The refresh is
+	// refused and the user must log in again. (A mount sharing the token
+	// file would adopt the rotated token instead.)
+	otherCfg := cfg
+	otherCfg.TokenStore = &httpx.TokenStore{Path: filepath.Join(t.TempDir(), "acct.json")}
+	for _, p := range [][2]string{{cfg.TokenStore.Path, otherCfg.TokenStore.Path}, {cfg.TokenStore.MetaPath(), otherCfg.TokenStore.MetaPath()}} {
+		data, err := os.ReadFile(p[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p[1], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := New(t.Context(), otherCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,5 +273,47 @@ func TestMissingLoginDataRecovered(t *testing.T) {
 	raw, _ := os.ReadFile(cfg.TokenStore.MetaPath())
 	if err := json.Unmarshal(raw, &meta); err != nil || meta.Username != "demo" {
 		t.Fatalf("login data not restored: %s, %v", raw, err)
+	}
+}
+
+// TestCancelDuringRefreshStaysLoggedIn: Ctrl-C while the token is being
+// refreshed (the Manager is slow) cancels the caller only. The refresh
+// finishes, the rotated refresh token is stored, and the account stays
+// logged in, for this mount and for the next one.
+func TestCancelDuringRefreshStaysLoggedIn(t *testing.T) {
+	s := newServer(t, emulator.Options{})
+	b, cfg := loggedIn(t, s)
+	first := storedToken(t, cfg)
+	s.ExpireTokens()
+	o := s.Options()
+	o.Latency = 400 * time.Millisecond
+	s.SetOptions(o)
+	s.ResetCounters()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(600*time.Millisecond, cancel) // after the 401, during the refresh
+	_, err := b.List(ctx, RootID)
+	mustKind(t, err, remote.Canceled)
+
+	o.Latency = 0
+	s.SetOptions(o)
+	if _, err := b.List(t.Context(), RootID); err != nil {
+		t.Fatalf("List after a cancelled refresh: %v", err)
+	}
+	if c := s.Counters(); c["token"] != 1 {
+		t.Fatalf("%d token calls; want the one cancelled refresh, finished and kept", c["token"])
+	}
+	second := storedToken(t, cfg)
+	if second.RefreshToken == first.RefreshToken {
+		t.Fatal("the rotated refresh token was not stored")
+	}
+	b2, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	s.ExpireTokens()
+	if _, err := b2.List(t.Context(), RootID); err != nil {
+		t.Fatalf("next mount after a cancelled refresh: %v", err)
 	}
 }

@@ -27,6 +27,9 @@ type Backend struct {
 	bs       *blobServer
 	sessions *sessionPool
 
+	// memo holds recent listings and proven revision headers for reads.
+	memo readMemo
+
 	// rangeReads is set once a blob server answered a Range request with 206.
 	rangeReads atomic.Bool
 	closed     atomic.Bool
@@ -54,7 +57,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		return nil, &remote.Error{Kind: remote.KindOf(err), Op: "bimcloud.New",
 			Message: fmt.Sprintf("account %q is not logged in%s", cfg.Account, loginHint(cfg.Account)), Err: err}
 	}
-	b := &Backend{cfg: cfg, log: cfg.Logger}
+	b := &Backend{cfg: cfg, log: cfg.Logger, memo: readMemo{ttl: cfg.ListingTTL}}
 	if err := cfg.TokenStore.LoadMeta(&b.meta); err != nil && !errors.Is(err, os.ErrNotExist) {
 		b.log.Warn("ignoring unreadable login data", "err", err)
 	}
@@ -146,8 +149,10 @@ func (b *Backend) List(ctx context.Context, dir remote.ID) ([]remote.Entry, erro
 		return nil, err
 	}
 	out := make([]remote.Entry, 0, len(rs))
+	now := time.Now()
 	for i := range rs {
 		if e, ok := entryOf(&rs[i]); ok {
+			b.remember(e, now)
 			out = append(out, e)
 		} else {
 			b.log.Debug("skipping resource that is neither folder nor file", "type", rs[i].Type, "name", rs[i].Name)
@@ -177,7 +182,15 @@ func (b *Backend) Stat(ctx context.Context, id remote.ID) (remote.Entry, error) 
 	if !ok {
 		return remote.Entry{}, errorf(remote.NotFound, "bimcloud.Stat", "%q is a %s, neither a folder nor a file", r.Name, r.Type)
 	}
+	b.remember(e, time.Now())
 	return e, nil
+}
+
+// remember records a file's listed version for reads (Config.ListingTTL).
+func (b *Backend) remember(e remote.Entry, at time.Time) {
+	if !e.Dir {
+		b.memo.recordListed(string(e.ID), e.Version.ID, e.Size, at)
+	}
 }
 
 // entryOf converts a resource; ok is false for resources that are neither

@@ -189,17 +189,28 @@ func (b *blobServer) GetBlobContent(ctx context.Context, base, session, blobID s
 	return nil, &remote.Error{Kind: remote.Unavailable, Op: op, Status: resp.StatusCode, Message: "unexpected status"}
 }
 
-// contentRangeStart parses the first byte position of a Content-Range
-// header ("bytes a-b/total").
-func contentRangeStart(h string) (int64, bool) {
+// contentRange parses a Content-Range header ("bytes a-b/total"): the
+// first byte position and the total size, -1 when the server gives "*".
+func contentRange(h string) (start, total int64, ok bool) {
 	s, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes ")
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	a, _, ok := strings.Cut(s, "-")
+	rng, tot, ok := strings.Cut(s, "/")
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
-	return n, err == nil
+	a, _, ok := strings.Cut(rng, "-")
+	if !ok {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	if tot = strings.TrimSpace(tot); tot == "*" {
+		return start, -1, true
+	}
+	total, err = strconv.ParseInt(tot, 10, 64)
+	return start, total, err == nil
 }

@@ -35,14 +35,22 @@ type syncRequest struct {
 // BlobChanges is management/client/get-blob-changes-for-sync for the
 // folder at path, from revision from.
 //
-// Spec vs demo: the spec declares PUT; managerapi.py sends POST, which the
-// client follows. Like the demo it names the folder by path (the other
-// field null); the spec allows either.
+// Spec vs demo: the spec declares PUT, which the client sends; managerapi.py
+// sends POST, which the client falls back to when the Manager has no PUT
+// route (withFallback). Like the demo it names the folder by path (the
+// other field null); the spec allows either.
 func (m *manager) BlobChanges(ctx context.Context, path string, from int64) (*changeSet, error) {
-	var cs changeSet
+	const op = "bimcloud.GetBlobChangesForSync"
 	req := syncRequest{Path: &path, FromRevision: from}
-	err := m.c.JSON(ctx, "bimcloud.GetBlobChangesForSync", http.MethodPost, m.cfg.apiURL("get-blob-changes-for-sync", nil), "", nil, req, &cs)
-	if err != nil {
+	u := m.cfg.apiURL("get-blob-changes-for-sync", nil)
+	var cs changeSet
+	send := func(method string) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			cs = changeSet{}
+			return m.c.JSON(ctx, op, method, u, "", nil, req, &cs)
+		}
+	}
+	if err := m.withFallback(ctx, op, send(http.MethodPut), send(http.MethodPost)); err != nil {
 		return nil, err
 	}
 	return &cs, nil

@@ -10,11 +10,15 @@
 // over an existing file deletes that file and keeps the renamed one's
 // identity (see Backend.Rename).
 //
-// The client follows the 2023.2 OpenAPI document where the vendor's working
-// Python demo (github.com/GRAPHISOFT/bimcloud-api lib/*.py) agrees with it.
-// Where they disagree the client does what the demo does, because the demo
-// is known to work against real servers; each such place is marked
-// "Spec vs demo:" in a comment.
+// The client follows the 2023.2 OpenAPI document. Where the vendor's
+// Python demo (github.com/GRAPHISOFT/bimcloud-api lib/*.py) sends a call in
+// another form, the client sends the spec's form first and falls back to
+// the demo's only when the server has no route for the spec's (404/405),
+// remembering per Manager which form worked (forms.go); where the spec
+// leaves a gap (no body declared, no paging parameters) the client fills it
+// the way the demo does. Each such place is marked "Spec vs demo:" in a
+// comment. A 404 is never a missing file: BIMcloud reports those with its
+// own error codes, so a 404 means the server lacks the call (Unsupported).
 package bimcloud
 
 import (
@@ -74,9 +78,19 @@ type Config struct {
 	// JobPollInterval is how often RemoveAll polls its delete job; default
 	// DefaultJobPollInterval.
 	JobPollInterval time.Duration
+	// ListingTTL is how long this backend's own listing of a file (List,
+	// Stat) counts as current for opening it: within it a read starts
+	// without asking the Manager for the version first (mount option
+	// metadata_ttl). The bytes are verified after the last one either way.
+	// Zero asks before every read.
+	ListingTTL time.Duration
 	// MaxAttempts bounds the tries per request (httpx.Client); zero means
 	// httpx.DefaultMaxAttempts.
 	MaxAttempts int
+	// MaxRetryWait caps the wait a Retry-After header may ask for before
+	// one retry (httpx.Client.MaxRetryAfter); zero means
+	// httpx.DefaultMaxRetryAfter.
+	MaxRetryWait time.Duration
 }
 
 // withDefaults validates cfg and fills in defaults.
@@ -163,7 +177,7 @@ func (cfg Config) blobClient() *httpx.Client {
 // httpxClient is an httpx client over hc with the configured retries and
 // logger; decode reads the error bodies of the API it talks to.
 func (cfg Config) httpxClient(hc *http.Client, decode httpx.ErrorDecoder) *httpx.Client {
-	return &httpx.Client{HTTP: hc, MaxAttempts: cfg.MaxAttempts, DecodeError: decode, Logger: cfg.Logger}
+	return &httpx.Client{HTTP: hc, MaxAttempts: cfg.MaxAttempts, MaxRetryAfter: cfg.MaxRetryWait, DecodeError: decode, Logger: cfg.Logger}
 }
 
 // errorf builds a *remote.Error of kind with a formatted message.

@@ -97,7 +97,7 @@ func TestReadVersionChanged(t *testing.T) {
 	old := stat(t, b, id)
 	s.UpdateBlob(id, emulator.Bytes([]byte("new content")))
 	_, err := readAll(t, b, id, old.Version, 0, old.Size)
-	mustKind(t, err, remote.Conflict)
+	mustKind(t, err, remote.Stale)
 	cur := stat(t, b, id)
 	if cur.Version.ID == old.Version.ID {
 		t.Fatalf("version %q did not change with the content", cur.Version.ID)
@@ -209,10 +209,15 @@ func TestTicketAndSessionExpiry(t *testing.T) {
 	read()
 	s.InjectError("get-blob-content", BlobSessionNotFound, 1)
 	read()
-	// Expiry that persists is reported, not retried for ever.
+	// Expiry that persists is reported, not retried for ever, and as the
+	// blob server's fault: the login is fine, so no "log in again".
 	s.InjectError("get-blob-content", BlobSessionNotFound, 10)
 	_, err := readAll(t, b, id, e.Version, 0, e.Size)
-	mustKind(t, err, remote.Unauthenticated)
+	mustKind(t, err, remote.Unavailable)
+	var re *remote.Error
+	if !errors.As(err, &re) || re.Code != "11" || strings.Contains(err.Error(), "bimfs login") {
+		t.Fatalf("persistent session failure reported as %v", err)
+	}
 }
 
 // The emulator aborts bodies mid-stream at RateReset; reads must resume

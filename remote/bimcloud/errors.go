@@ -69,6 +69,7 @@ var ManagerErrors = map[int]ErrorInfo{
 
 // Blob Server error codes the client acts on.
 const (
+	BlobAuthenticationRequired     = 2
 	BlobAuthenticationFailed       = 3
 	BlobAccessControlTicketExpired = 4
 	BlobSessionNotFound            = 11
@@ -202,6 +203,9 @@ func decodeManagerError(account string) httpx.ErrorDecoder {
 			re.Message += loginHint(account)
 			return re
 		}
+		if missingRoute(re) {
+			return re
+		}
 		var o oauthErrorBody
 		if json.Unmarshal(body, &o) == nil && o.Error != "" {
 			re.Code = o.Error
@@ -211,6 +215,19 @@ func decodeManagerError(account string) httpx.ErrorDecoder {
 		re.Message = httpx.Excerpt(body)
 		return re
 	}
+}
+
+// missingRoute turns a 404 or 405 into Unsupported: the Manager and the
+// Blob Server report missing resources with their own error codes (430),
+// so these statuses mean the server has no such call, never that a file
+// is missing.
+func missingRoute(re *remote.Error) bool {
+	if re.Status != http.StatusNotFound && re.Status != http.StatusMethodNotAllowed {
+		return false
+	}
+	re.Kind = remote.Unsupported
+	re.Message = "unsupported by this server"
+	return true
 }
 
 // managerMessage avoids "EntityNotFoundError: EntityNotFoundError: …": the
@@ -270,6 +287,9 @@ func decodeBlobError(op string, resp *http.Response, body []byte) error {
 	}
 	if resp.StatusCode == StatusBIMcloudError {
 		re.Kind = remote.KindUnknown
+	}
+	if missingRoute(re) {
+		return re
 	}
 	re.Message = httpx.Excerpt(body)
 	return re

@@ -114,10 +114,14 @@ func TestBlobErrorsOnRead(t *testing.T) {
 	s.InjectError("get-ticket", ManagerAccessDenied, 1)
 	_, err := readAll(t, b, id, e.Version, 0, 3)
 	mustKind(t, err, remote.Permission)
-	// A ticket the blob server refuses (401, code 3).
+	// A ticket the blob server refuses (401, code 3): the Manager login
+	// that issued it is valid, so the blob server is at fault.
 	s.InjectError("create-session", BlobAuthenticationFailed, 1)
 	_, err = readAll(t, b, id, e.Version, 0, 3)
-	mustKind(t, err, remote.Unauthenticated)
+	mustKind(t, err, remote.Unavailable)
+	if be := (*BlobServerError)(nil); !errors.As(err, &be) || be.Code != BlobAuthenticationFailed || strings.Contains(err.Error(), "bimfs login") {
+		t.Fatalf("refused ticket reported as %v", err)
+	}
 	if data, err := readAll(t, b, id, e.Version, 0, 3); err != nil || string(data) != "abc" {
 		t.Fatalf("after the injected errors: %q, %v", data, err)
 	}

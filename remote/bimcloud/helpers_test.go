@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/bimcloud/emulator"
+	"github.com/bimfs/bimfs/remote/bimcloud/emulator/contract"
 	"github.com/bimfs/bimfs/remote/httpx"
 )
 
@@ -44,9 +46,19 @@ func newServer(t *testing.T, o emulator.Options) *emulator.Server {
 func testConfig(t testing.TB, s *emulator.Server) (Config, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
+	// Every exchange is checked against the spec, the client's request
+	// bodies included; against a spec-strict server every request must be
+	// in the spec's form.
+	checker := contract.New(t, s.URL)
+	if o := s.Options(); !o.AcceptDemoForms && !o.RefuseSpecForms {
+		checker.RequireSpecForms()
+	}
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
 	return Config{
 		Account:      "acct",
 		ManagerURL:   s.URL,
+		HTTP:         &http.Client{Transport: checker.Transport(tr)},
 		TokenStore:   &httpx.TokenStore{Path: filepath.Join(t.TempDir(), "acct.json")},
 		Logger:       slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		PollInterval: 5 * time.Millisecond,

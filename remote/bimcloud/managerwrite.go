@@ -9,8 +9,8 @@ import (
 )
 
 // The Manager's write calls. Each names its spec operation; where the
-// vendor demo (managerapi.py) and the spec disagree the client does what
-// the demo does, marked "Spec vs demo:".
+// vendor demo (managerapi.py) and the spec disagree the client sends the
+// spec's form first, marked "Spec vs demo:" (forms.go).
 
 // groupBody is the insert-resource-group body.
 type groupBody struct {
@@ -74,13 +74,19 @@ type parentBody struct {
 // UpdateBlobParent is management/client/update-blob-parent?blob-id=: it
 // moves blob id into folder parentID, keeping its ID and name.
 //
-// Spec vs demo: the spec declares PUT; managerapi.py sends POST, which the
-// client follows.
+// Spec vs demo: the spec declares PUT, which the client sends; managerapi.py
+// sends POST, which the client falls back to when the Manager has no PUT
+// route (withFallback).
 func (m *manager) UpdateBlobParent(ctx context.Context, id, parentID string) error {
 	const op = "bimcloud.UpdateBlobParent"
 	var ok bool
 	u := m.cfg.apiURL("update-blob-parent", url.Values{"blob-id": {id}})
-	if err := m.c.JSON(ctx, op, http.MethodPost, u, "", nil, parentBody{ParentID: parentID}, &ok); err != nil {
+	send := func(method string) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			return m.c.JSON(ctx, op, method, u, "", nil, parentBody{ParentID: parentID}, &ok)
+		}
+	}
+	if err := m.withFallback(ctx, op, send(http.MethodPut), send(http.MethodPost)); err != nil {
 		return err
 	}
 	if !ok {

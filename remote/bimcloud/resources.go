@@ -64,6 +64,9 @@ type manager struct {
 	cfg   Config
 	c     *httpx.Client
 	pager pager
+	// forms remembers which form of a call this Manager takes where the
+	// spec and the vendor demo differ.
+	forms forms
 }
 
 // GetResource is GET management/client/get-resource.

@@ -102,7 +102,7 @@ func (p *sessionPool) open(ctx context.Context, id string) (base, session string
 			if unreachable(err) {
 				ms.base = ""
 			}
-			return "", "", err
+			return "", "", sessionError(err, attempt)
 		}
 		ms.session = sid
 		p.log.Debug("blob server session opened", "modelServer", ms.name)
@@ -184,6 +184,9 @@ func (p *sessionPool) do(ctx context.Context, id string, fn func(base, session s
 		renew := code == BlobAccessControlTicketExpired || code == BlobSessionNotFound
 		lost := unreachable(err)
 		if (!renew && !lost) || attempt >= maxSessionRenewals || ctx.Err() != nil {
+			if renew {
+				return sessionError(err, attempt)
+			}
 			return err
 		}
 		p.log.Debug("renewing blob server session", "code", code, "unreachable", lost)
@@ -234,4 +237,24 @@ func (p *sessionPool) closeAll() {
 		}
 		ms.release()
 	}
+}
+
+// sessionError reports a ticket or session refusal of a blob server that
+// renewing did not cure. The Manager login is valid (it has just issued
+// the ticket), so telling the user to log in again would be wrong: the
+// error is Unavailable and keeps the blob server's code and status.
+func sessionError(err error, renewals int) error {
+	var re *remote.Error
+	if !errors.As(err, &re) {
+		return err
+	}
+	switch blobCode(err) {
+	case BlobAuthenticationRequired, BlobAuthenticationFailed, BlobAccessControlTicketExpired, BlobSessionNotFound:
+	default:
+		return err
+	}
+	cp := *re
+	cp.Kind = remote.Unavailable
+	cp.Message = fmt.Sprintf("the blob server refuses its sessions (%s) after %d renewals; the BIMcloud login is valid, the blob server is at fault", re.Message, renewals)
+	return &cp
 }

@@ -121,6 +121,7 @@ func (b *Backend) Upload(ctx context.Context, req remote.UploadRequest) (remote.
 		b.log.Info("upload session expired; starting the upload over", "path", t.path, "code", code)
 	}
 	if err != nil {
+		b.explainRefusedCommit(t, err)
 		return remote.Entry{}, err
 	}
 	return b.resolveUploaded(ctx, t, c, req.Size)
@@ -400,5 +401,20 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// explainRefusedCommit logs why the blob server would not take an upload
+// when the cause is the file's state on the server, not the transfer: the
+// close or fsync that started the upload fails, and the error code alone
+// does not tell the user what happened.
+func (b *Backend) explainRefusedCommit(t uploadTarget, err error) {
+	switch remote.KindOf(err) {
+	case remote.Conflict:
+		b.log.Warn("the blob server refused to commit the upload: the file was changed, reserved or locked on the server "+
+			"while it was being written, so this version was not stored there", "path", t.path, "code", blobCode(err), "err", err)
+	case remote.Exists:
+		b.log.Warn("the blob server refused to commit the upload: a file of this name appeared on the server while this one "+
+			"was being written, and it was not overwritten", "path", t.path, "code", blobCode(err), "err", err)
 	}
 }

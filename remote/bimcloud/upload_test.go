@@ -67,9 +67,9 @@ func TestUploadNewAndOverwrite(t *testing.T) {
 		t.Fatalf("blob %+v", info)
 	}
 	mustRead(t, b, e2, data2)
-	// Reading the old version now is a conflict, never mixed bytes.
+	// Reading the old version now is Stale, never mixed bytes.
 	_, err = readAll(t, b, id, e.Version, 0, 100)
-	mustKind(t, err, remote.Conflict)
+	mustKind(t, err, remote.Stale)
 
 	// A new file whose name is taken is Exists, and changes nothing.
 	_, err = b.Upload(ctx, remote.UploadRequest{Parent: remote.ID(dir), Name: "text2.txt", Size: 1, Content: content([]byte("x"))})
@@ -204,7 +204,7 @@ func TestUploadErrors(t *testing.T) {
 		{"commit-upload", 4, 1, remote.KindUnknown},
 		{"commit-batch-upload", 20, 1, remote.Exists},
 		{"commit-batch-upload", 12, 1, remote.Conflict},
-		{"commit-batch-upload", 11, 3, remote.Unauthenticated},
+		{"commit-batch-upload", 11, 3, remote.Unavailable},
 		{"commit-batch-upload", 503, 1, remote.KindUnknown},
 	} {
 		name := tc.op + " " + http.StatusText(tc.code)
@@ -454,5 +454,20 @@ func TestRawUpload(t *testing.T) {
 	}
 	if !ok || info.Path != "Project Root/raw/r.bin" || !bytes.Equal(got, data) || s.Counters()["put-blob-content-part"] != 3 {
 		t.Fatalf("raw upload: %+v", info)
+	}
+}
+
+// TestRefusedCommitExplained: when the blob server will not commit an
+// upload because of the file's state on the server, the close that started
+// it fails with Conflict and the log says what happened.
+func TestRefusedCommitExplained(t *testing.T) {
+	s := newServer(t, emulator.Options{})
+	b, _, logs := loggedInLogs(t, s)
+	data := []byte("edited")
+	s.InjectError("commit-batch-upload", 12, 1)
+	_, err := b.Upload(t.Context(), remote.UploadRequest{Parent: RootID, Name: "c.txt", Size: int64(len(data)), Content: content(data)})
+	mustKind(t, err, remote.Conflict)
+	if !strings.Contains(logs.String(), "refused to commit the upload: the file was changed") {
+		t.Fatalf("no explanation in the log:\n%s", logs)
 	}
 }

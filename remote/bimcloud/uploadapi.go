@@ -66,8 +66,12 @@ func (b *blobServer) BeginUpload(ctx context.Context, base, session, blobName, n
 // PutBlobContentPart is POST <base>/blob-store-service/1.0/put-blob-content-part
 // with chunk as bytes [off, off+len(chunk)) of the file.
 //
-// Spec vs demo: the spec declares a multipart/form-data body;
-// blobserverapi.py posts the raw chunk, which the client follows.
+// Spec vs demo: the spec declares a multipart/form-data body, but its
+// schema is a bare binary string with no part name, so no multipart body
+// can be built from it (nor checked against it); blobserverapi.py posts
+// the raw chunk, which the client does. The length query parameter and
+// the SHA-256 compared with commit-upload's content-hash guard against a
+// server that reads the body otherwise.
 func (b *blobServer) PutBlobContentPart(ctx context.Context, base, session, uploadID string, off int64, chunk []byte) (*uploadSession, error) {
 	const op = "bimcloud.PutBlobContentPart"
 	var out uploadSession

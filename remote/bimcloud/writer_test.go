@@ -13,12 +13,16 @@ import (
 	"github.com/bimfs/bimfs/remote/bimcloud/emulator/contract"
 )
 
-// writable logs in to s with every exchange checked against the spec
-// (the demo-style requests rewritten to the spec's variant first).
+// writable logs in to s with every exchange checked against the spec.
+// Against a spec-strict server every request must be in the spec's form;
+// otherwise demo-style requests are rewritten to the spec's variant first.
 func writable(t *testing.T, s *emulator.Server, edit func(*Config)) *Backend {
 	t.Helper()
 	cfg, _ := testConfig(t, s)
 	checker := contract.New(t, s.URL)
+	if o := s.Options(); !o.AcceptDemoForms && !o.RefuseSpecForms {
+		checker.RequireSpecForms()
+	}
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	cfg.HTTP = &http.Client{Transport: checker.Transport(tr)}

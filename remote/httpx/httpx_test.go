@@ -230,3 +230,52 @@ func TestMissingTokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A 503 asking for an hour must not park the caller: every status gets
+// the Retry-After cap of 429.
+func TestRetryAfterCappedFor503(t *testing.T) {
+	for _, status := range []int{503, 502} {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(status)
+		}))
+		start := time.Now()
+		_, err := fastClient().Do(context.Background(), "op", get(srv.URL))
+		srv.Close()
+		var re *remote.Error
+		if !errors.As(err, &re) || re.Kind != remote.Unavailable || re.RetryAfter != time.Hour || n.Load() != 1 {
+			t.Fatalf("status %d: err %v after %d calls", status, err, n.Load())
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("status %d: waited %v", status, d)
+		}
+	}
+}
+
+// MaxRetryAfter is the cap: a wait within it is honoured and retried.
+func TestMaxRetryAfterOption(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(503)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	defer srv.Close()
+	c := fastClient()
+	c.MaxRetryAfter = 500 * time.Millisecond
+	if _, err := c.Do(context.Background(), "op", get(srv.URL)); !remote.IsKind(err, remote.Unavailable) || n.Load() != 1 {
+		t.Fatalf("cap 0.5s: err %v after %d calls", err, n.Load())
+	}
+	n.Store(0)
+	c.MaxRetryAfter = 2 * time.Second
+	resp, err := c.Do(context.Background(), "op", get(srv.URL))
+	if err != nil || n.Load() != 2 {
+		t.Fatalf("cap 2s: err %v after %d calls", err, n.Load())
+	}
+	resp.Body.Close()
+}

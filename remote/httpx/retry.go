@@ -44,8 +44,9 @@ type Client struct {
 	MaxAttempts int
 	// BaseDelay and MaxDelay shape exponential backoff with full jitter.
 	BaseDelay, MaxDelay time.Duration
-	// MaxRetryAfter caps how long a Retry-After header can make us wait;
-	// longer waits fail at once with a Throttled error.
+	// MaxRetryAfter caps how long a Retry-After header, on any status,
+	// can make one attempt wait; a longer wait fails at once with the
+	// server's error. Zero means DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
 	// DecodeError maps error responses; nil means DefaultDecodeError.
 	DecodeError ErrorDecoder
@@ -54,7 +55,8 @@ type Client struct {
 }
 
 // Do sends the request made by newReq, calling it again for every attempt so
-// bodies are fresh. It retries on 429 (after Retry-After), on 5xx and on
+// bodies are fresh. It retries on 429 and 503 (after Retry-After, up to
+// MaxRetryAfter), on other 5xx and on
 // transport errors; requests that are not idempotent (POST, PATCH) are
 // retried only when the server cannot have acted on them (429, refused
 // connections, and 503 which the services document as "try later").
@@ -91,17 +93,21 @@ func (c *Client) Do(ctx context.Context, op string, newReq func(ctx context.Cont
 		} else {
 			lastErr = c.decode(op, resp)
 			switch {
-			case resp.StatusCode == http.StatusTooManyRequests:
+			case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
 				retry = true
-				wait = RetryAfter(resp.Header, time.Now())
-				if wait > c.maxRetryAfter() {
-					return nil, lastErr
-				}
-			case resp.StatusCode == http.StatusServiceUnavailable:
-				retry = true
-				wait = RetryAfter(resp.Header, time.Now())
 			case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
 				retry = idempotent(req.Method)
+			}
+			if retry {
+				// Every status gets the same cap: a server asking for an
+				// hour would otherwise park the caller for an hour per
+				// attempt.
+				wait = RetryAfter(resp.Header, time.Now())
+				if wait > c.maxRetryAfter() {
+					c.logger().Warn("not retrying: the server asks for a longer wait than allowed",
+						"op", op, "retry_after", wait.Round(time.Second), "max_retry_wait", c.maxRetryAfter(), "err", lastErr)
+					return nil, lastErr
+				}
 			}
 		}
 		if !retry || attempt >= attempts {

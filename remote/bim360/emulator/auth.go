@@ -35,6 +35,8 @@ type authState struct {
 	codes   map[string]*authCode
 	access  map[string]*accessToken
 	refresh map[string]*refreshToken
+	// serviceKeys are the registered service-account keys, by key ID.
+	serviceKeys map[string]*serviceKey
 }
 
 type authCode struct {
@@ -326,6 +328,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, _ *call) {
 			return
 		}
 		s.writeTokens(w, opts, "", f.Get("scope"), false)
+	case jwtBearerGrant:
+		s.handleJWTBearer(w, r, opts, secretOK)
 	case "":
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:

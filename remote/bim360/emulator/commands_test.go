@@ -90,6 +90,15 @@ func TestCreateFolderCommand(t *testing.T) {
 	if f.s.Counters()[OpCommand] != 7 {
 		t.Errorf("command counter %d", f.s.Counters()[OpCommand])
 	}
+
+	// A project that makes folders only by command refuses POST folders.
+	f.s.SetProjectCommands(f.pid, true)
+	f.s.SetProjectPostFolders(f.pid, false)
+	resp, b = f.c.send(http.MethodPost, projPath(f.pid, "/folders"), folderBody(f.files, "Z"), vndJSON)
+	if code, _ := dmErr(t, b); resp.StatusCode != 400 || code != "BAD_INPUT" {
+		t.Errorf("refused POST folders: %d %s", resp.StatusCode, b)
+	}
+	f.c.sendJSON(http.MethodPost, cmds, createFolderCommand([3]string{"1", f.files, "Z"}), 200, nil)
 }
 
 func TestWriteRateLimits(t *testing.T) {

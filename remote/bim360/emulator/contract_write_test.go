@@ -18,7 +18,8 @@ import (
 // disagree. Each case re-validates what the spec does cover:
 //
 //  5. POST versions: the delete tutorial's Deleted version has no
-//     attributes.name, and the restore tutorial's copyFrom body is just
+//     attributes.name (accepted only with Options.AcceptDemoForms), and
+//     the restore tutorial's copyFrom body is just
 //     {"data":{"type":"versions"}}, while VersionPayload requires jsonapi,
 //     attributes (name, extension) and relationships.item. Such a request
 //     is accepted when it passes once exactly those members are filled in.

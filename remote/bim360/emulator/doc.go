@@ -80,7 +80,9 @@
 //     or foreign uploadKey: 400;
 //   - a project marked SetProjectCommands(id, false), and any command type
 //     other than CreateFolder: 400 BAD_INPUT "The command type … is not
-//     supported".
+//     supported";
+//   - POST folders in a project marked SetProjectPostFolders(id, false): 400
+//     BAD_INPUT (folders there are made by the CreateFolder command).
 //
 // DM request bodies must carry "jsonapi":{"version":"1.0"} as every DM
 // payload schema requires, except the restore tutorial's bare copyFrom

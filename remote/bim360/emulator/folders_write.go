@@ -97,6 +97,10 @@ func (s *Server) handleCreateFolder(w http.ResponseWriter, r *http.Request, _ *c
 	if p == nil {
 		return
 	}
+	if p.noPostFolders {
+		badRequest(w, "folders of this project are created with the CreateFolder command")
+		return
+	}
 	parent, problem := st.checkNewFolder(p, in.Data, map[*folder][]string{})
 	if problem != nil {
 		problem.write(w)

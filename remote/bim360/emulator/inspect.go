@@ -19,6 +19,16 @@ func (s *Server) SetProjectCommands(projectID string, accepts bool) {
 	st.mustProject("SetProjectCommands", projectID).commands = accepts
 }
 
+// SetProjectPostFolders sets whether the project accepts POST folders
+// (default true). A refusing project answers 400 BAD_INPUT, as BIM 360
+// projects did when only the CreateFolder command made their folders.
+func (s *Server) SetProjectPostFolders(projectID string, accepts bool) {
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.mustProject("SetProjectPostFolders", projectID).noPostFolders = !accepts
+}
+
 // SetFolderReadOnly makes the folder and everything below it refuse
 // writes with 403 (POST storage/items/versions/folders/commands into it,
 // PATCH of it or its subfolders, moves into it), as a folder where the

@@ -242,7 +242,9 @@ func (s *Server) handleCreateVersion(w http.ResponseWriter, r *http.Request, _ *
 	case copyFrom == "" && (itemRef == nil || itemRef.Type != "items" || itemRef.ID == ""):
 		badRequest(w, "data.relationships.item.data must name the item")
 		return
-	case copyFrom == "" && ext == extVersion && d.Attributes.Name == "":
+	case copyFrom == "" && d.Attributes.Name == "" && (ext == extVersion || !s.Options().AcceptDemoForms):
+		// VersionPayload requires the name; the delete tutorial leaves it
+		// out of its Deleted version, accepted with AcceptDemoForms only.
 		badRequest(w, "data.attributes.name is required")
 		return
 	case copyFrom == "" && ext == extVersion && (d.Relationships.Storage == nil || d.Relationships.Storage.Data == nil || d.Relationships.Storage.Data.ID == ""):

@@ -194,14 +194,19 @@ func TestCreateVersionUploadRenameDeleteRestore(t *testing.T) {
 	}
 	// A locked item refuses new versions.
 	f.s.LockItem(f.pid, it)
-	if resp, b := f.c.send(http.MethodPost, versions, deleteBody(it), vndJSON); resp.StatusCode != 423 {
+	if resp, b := f.c.send(http.MethodPost, versions, deleteBody(it, "plan B.dwg"), vndJSON); resp.StatusCode != 423 {
 		t.Errorf("locked: %d %s", resp.StatusCode, b)
 	}
 	f.s.UnlockItem(f.pid, it)
 
+	// The delete tutorial's body has no name: a spec-strict server refuses
+	// it (400) without touching the item.
+	if resp, b := f.c.send(http.MethodPost, versions, tutorialDeleteBody(it), vndJSON); resp.StatusCode != 400 {
+		t.Errorf("Deleted version without a name: %d %s", resp.StatusCode, b)
+	}
 	// Delete: a Deleted tip without storage, named by a GUID; the item
 	// leaves the default listing.
-	out = post(versions, deleteBody(it))
+	out = post(versions, deleteBody(it, "plan B.dwg"))
 	if out.Data.rel("storage") != "" || !guidName.MatchString(out.Data.str("name")) || out.Included[0].Attributes["hidden"] != true {
 		t.Errorf("Deleted version = %+v", out)
 	}
@@ -211,7 +216,7 @@ func TestCreateVersionUploadRenameDeleteRestore(t *testing.T) {
 			t.Error("deleted item still listed")
 		}
 	}
-	if resp, _ := f.c.send(http.MethodPost, versions, deleteBody(it), vndJSON); resp.StatusCode != 409 {
+	if resp, _ := f.c.send(http.MethodPost, versions, deleteBody(it, "plan B.dwg"), vndJSON); resp.StatusCode != 409 {
 		t.Errorf("deleting twice: %d", resp.StatusCode)
 	}
 	vs := f.s.ItemVersions(f.pid, it)
@@ -247,7 +252,7 @@ func TestCreateVersionCopyFromAnotherItem(t *testing.T) {
 		t.Fatalf("copy = %+v", out)
 	}
 	// ... and a is deleted.
-	f.c.sendJSON(http.MethodPost, projPath(f.pid, "/versions"), deleteBody(a), 201, nil)
+	f.c.sendJSON(http.MethodPost, projPath(f.pid, "/versions"), deleteBody(a, "a.txt"), 201, nil)
 	if got, _ := f.s.ReadTip(f.pid, b); string(got) != "content of a" {
 		t.Errorf("b = %q", got)
 	}
@@ -263,5 +268,16 @@ func TestCreateVersionCopyFromAnotherItem(t *testing.T) {
 	}
 	if resp, _ := f.c.send(http.MethodPost, projPath(f.pid, "/versions?copyFrom=urn%3Anope"), body, vndJSON); resp.StatusCode != 404 {
 		t.Errorf("unknown copyFrom: %d", resp.StatusCode)
+	}
+}
+
+// TestDeleteTutorialFormWithDemoForms: AcceptDemoForms takes the delete
+// tutorial's body, which has no attributes.name.
+func TestDeleteTutorialFormWithDemoForms(t *testing.T) {
+	f := newWriteFixture(t, Options{AcceptDemoForms: true})
+	a := f.s.AddFile(f.pid, f.files, "a.txt", Bytes([]byte("a")))
+	f.c.sendJSON(http.MethodPost, projPath(f.pid, "/versions"), tutorialDeleteBody(a), 201, nil)
+	if vs := f.s.ItemVersions(f.pid, a); len(vs) != 2 || !vs[1].Deleted {
+		t.Fatalf("versions after delete: %+v", vs)
 	}
 }

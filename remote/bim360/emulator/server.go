@@ -31,6 +31,12 @@ const (
 // Options are the emulator's knobs. The zero value is a fast, fault-free
 // server with the demo client registered.
 type Options struct {
+	// AcceptDemoForms also accepts request bodies in the form the APS
+	// tutorials send where it breaks the spec: a Deleted version (POST
+	// versions, versions:autodesk.core:Deleted) without attributes.name,
+	// which VersionPayload requires. Off, the emulator is as strict as the
+	// spec and answers such bodies 400.
+	AcceptDemoForms bool
 	// Latency is added to every request before it is handled.
 	Latency time.Duration
 	// BytesPerSecond caps the body rate of each S3 GET (per request, which is

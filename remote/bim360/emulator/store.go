@@ -62,6 +62,9 @@ type project struct {
 	created  time.Time
 	// commands is false for projects that refuse the CreateFolder command.
 	commands bool
+	// noPostFolders is set for projects that refuse POST folders, as BIM
+	// 360 projects did before the spec documented it for them.
+	noPostFolders bool
 }
 
 type folder struct {

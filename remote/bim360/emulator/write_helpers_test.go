@@ -86,7 +86,17 @@ func versionBody(itemID, name, storageID string) obj {
 		"relationships": obj{"item": ref("items", itemID), "storage": ref("objects", storageID)}}}
 }
 
-func deleteBody(itemID string) obj {
+// deleteBody is the spec's form of a delete: VersionPayload with the
+// item's name.
+func deleteBody(itemID, name string) obj {
+	return obj{"jsonapi": obj{"version": "1.0"}, "data": obj{"type": "versions",
+		"attributes":    obj{"name": name, "extension": obj{"type": extDeleted, "version": "1.0"}},
+		"relationships": obj{"item": ref("items", itemID)}}}
+}
+
+// tutorialDeleteBody is the delete tutorial's form, without the name
+// VersionPayload requires.
+func tutorialDeleteBody(itemID string) obj {
 	return obj{"jsonapi": obj{"version": "1.0"}, "data": obj{"type": "versions",
 		"attributes":    obj{"extension": obj{"type": extDeleted, "version": "1.0"}},
 		"relationships": obj{"item": ref("items", itemID)}}}

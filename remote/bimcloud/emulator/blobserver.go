@@ -248,8 +248,10 @@ func (s *Server) handleBlobContent(w http.ResponseWriter, r *http.Request, b *bl
 	ss := s.useSession(q.Get("session-id"), b, o)
 	n := s.store.nodes[q.Get("blob-id")]
 	var c Content
+	var etag string
 	if n != nil && n.typ == typeBlob && n.modelServerID == b.id {
 		c = n.content
+		etag = fmt.Sprintf(`"%s.%d"`, n.id, n.contentRev)
 	}
 	s.mu.Unlock()
 	switch {
@@ -280,6 +282,10 @@ func (s *Server) handleBlobContent(w http.ResponseWriter, r *http.Request, b *bl
 	h := w.Header()
 	h.Set("Content-Type", ctOctetStream)
 	h.Set("Content-Length", strconv.FormatInt(n64, 10))
+	if o.RevisionHeader {
+		// Deviation: the spec declares no response headers here.
+		h.Set("ETag", etag)
+	}
 	if name := q.Get("filename"); name != "" {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	}

@@ -27,9 +27,15 @@
 // # Deviations between the spec and the vendor demo
 //
 //   - oauth2/token: spec JSON body with "client-id"; demo form body with
-//     "client_id" and an undocumented "password" grant. Both are accepted,
-//     each with its own spelling only.
-//   - get-blob-changes-for-sync: spec PUT, demo POST; both are served.
+//     "client_id" and an undocumented "password" grant. The refresh_token
+//     and authorization_code grants take JSON only (400 invalid_request for
+//     a form) unless Options.AcceptDemoForms (both) or RefuseSpecForms
+//     (form only: JSON gets 400 invalid_request, as from a server that
+//     reads only forms). The password grant takes the demo's form.
+//   - get-blob-changes-for-sync and update-blob-parent: spec PUT, demo POST.
+//     Only PUT is served unless Options.AcceptDemoForms (both) or
+//     Options.RefuseSpecForms (POST only); a refused verb gets 404, as does
+//     every unknown manager route.
 //   - get-resources-by-criterion: the sort-by, skip and limit query
 //     parameters come from the demo; the spec has none. The spec's example
 //     criterion uses "parentId", the demo "$parentId"; both are accepted.
@@ -79,7 +85,9 @@
 //   - Sessions time out after SessionLifetime of idleness (every call extends
 //     them); tickets after TicketLifetime. On blob error 4 or 11 get a new
 //     ticket and session and retry, as workflow.py does.
-//   - get-blob-content sends the whole blob with Content-Length; Range is
+//   - get-blob-content sends the whole blob with Content-Length (and, with
+//     Options.RevisionHeader, an ETag that changes with every content
+//     revision; emulator); Range is
 //     ignored unless Options.RangeSupport (then 206 with Content-Range, 416
 //     when unsatisfiable). A body can end early (RateReset): check the length.
 //   - The change feed covers a folder's whole subtree and only blobs
@@ -99,7 +107,7 @@
 //     gives error 15, ProhibitDeleteError (emulator: the spec names no
 //     code). delete-blob deletes a blob. Both answer {}.
 //   - update-blob renames ({"id","name","type":"blob"}, answers {});
-//     update-blob-parent?blob-id= moves ({"parentId"} or {"parentPath"},
+//     PUT update-blob-parent?blob-id= moves ({"parentId"} or {"parentPath"},
 //     answers true). Neither changes the ID or $modifiedDate (emulator).
 //   - delete-resources-by-id-list {"ids":[…]} answers a destroyResources
 //     Job; see job for how get-job and abort-job move it on. Clients must

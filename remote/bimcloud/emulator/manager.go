@@ -32,11 +32,15 @@ func (s *Server) managerHandler() http.Handler {
 	mux.HandleFunc("GET "+apiRoot+"get-inherited-default-blob-server-id", s.managerOp("get-inherited-default-blob-server-id", s.handleDefaultBlobServer))
 	mux.HandleFunc("POST "+apiRoot+"ticket-generator/get-ticket", s.managerOp("get-ticket", s.handleGetTicket))
 	sync := s.managerOp("get-blob-changes-for-sync", s.handleBlobChanges)
-	mux.HandleFunc("PUT "+apiRoot+"get-blob-changes-for-sync", sync)
-	// Deviation: the spec declares PUT; the vendor demo sends POST.
-	mux.HandleFunc("POST "+apiRoot+"get-blob-changes-for-sync", sync)
+	mux.HandleFunc("PUT "+apiRoot+"get-blob-changes-for-sync", s.formRoute(specForm, sync))
+	// Deviation: the spec declares PUT; the vendor demo sends POST (served
+	// with Options.AcceptDemoForms or RefuseSpecForms only).
+	mux.HandleFunc("POST "+apiRoot+"get-blob-changes-for-sync", s.formRoute(demoForm, sync))
 
 	s.registerWrites(mux)
+	// Any other path or verb is a route the manager does not have: 404,
+	// as a spec-following server answers (not the mux's 405).
+	mux.HandleFunc("/", s.notFound)
 	return mux
 }
 

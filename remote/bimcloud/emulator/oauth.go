@@ -253,14 +253,17 @@ func (s *Server) handleCodeByState(w http.ResponseWriter, r *http.Request) {
 type tokenRequest struct {
 	GrantType, ClientID, Code, RedirectURI, RefreshToken, CodeVerifier string
 	Username, Password                                                 string
+	// Form is set for the demo's form body, clear for the spec's JSON.
+	Form bool
 }
 
 // parseTokenRequest reads either body format.
 //
 // Deviation: the spec declares only a JSON body whose client field is
 // "client-id"; the vendor demo posts application/x-www-form-urlencoded with
-// "client_id" (and the undocumented password grant). Both are accepted,
-// each with its own spelling of the client field.
+// "client_id" (and the undocumented password grant). Both are parsed, each
+// with its own spelling of the client field; handleToken decides which
+// the options in force accept.
 func parseTokenRequest(r *http.Request) (tokenRequest, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 64<<10))
@@ -286,7 +289,7 @@ func parseTokenRequest(r *http.Request) (tokenRequest, error) {
 		return tokenRequest{
 			GrantType: v.Get("grant_type"), ClientID: v.Get("client_id"), Code: v.Get("code"),
 			RedirectURI: v.Get("redirect_uri"), RefreshToken: v.Get("refresh_token"), CodeVerifier: v.Get("code_verifier"),
-			Username: v.Get("username"), Password: v.Get("password"),
+			Username: v.Get("username"), Password: v.Get("password"), Form: true,
 		}, nil
 	}
 	return tokenRequest{}, fmt.Errorf("unsupported content type %q", mt)
@@ -300,6 +303,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	req, err := parseTokenRequest(r)
 	if err != nil {
 		writeOauthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	// The spec's grants come as JSON; the demo's form only with
+	// AcceptDemoForms, and with RefuseSpecForms nothing but the form (as a
+	// server that parses only forms, which finds no grant in JSON). The
+	// password grant exists only in the demo and keeps its form.
+	o := s.Options()
+	switch {
+	case req.Form && req.GrantType != "password" && !o.AcceptDemoForms && !o.RefuseSpecForms:
+		writeOauthError(w, http.StatusBadRequest, "invalid_request", "the token request must be a JSON GetTokenRequest")
+		return
+	case !req.Form && o.RefuseSpecForms:
+		writeOauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 		return
 	}
 	if req.ClientID == "" {

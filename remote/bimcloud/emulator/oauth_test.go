@@ -185,6 +185,13 @@ func TestTokenGrants(t *testing.T) {
 	st, b = h.tokenForm(pw("mallory", "secret"))
 	h.oauthErr(st, b, 400, "invalid_grant")
 
+	// A spec-strict server refuses the demo's form refresh, spending
+	// nothing; with AcceptDemoForms it takes it.
+	st, b = h.tokenForm(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"c"}})
+	h.oauthErr(st, b, 400, "invalid_request")
+	o := h.srv.Options()
+	o.AcceptDemoForms = true
+	h.srv.SetOptions(o)
 	// Refresh (form, as the demo) rotates: the old refresh token dies.
 	st, b = h.tokenForm(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"c"}})
 	var tok2 tokenResponse
@@ -198,7 +205,17 @@ func TestTokenGrants(t *testing.T) {
 	st, b = h.tokenJSON(map[string]string{"grant_type": "refresh_token", "refresh_token": tok2.RefreshToken, "client-id": "other"})
 	h.oauthErr(st, b, 400, "invalid_grant")
 	st, b = h.tokenJSON(map[string]string{"grant_type": "refresh_token", "refresh_token": tok2.RefreshToken, "client-id": "c"})
+	var tok3 tokenResponse
+	h.must(st, b, &tok3)
+	// A server that reads only forms finds no grant in JSON.
+	o.AcceptDemoForms, o.RefuseSpecForms = false, true
+	h.srv.SetOptions(o)
+	st, b = h.tokenJSON(map[string]string{"grant_type": "refresh_token", "refresh_token": tok3.RefreshToken, "client-id": "c"})
+	h.oauthErr(st, b, 400, "invalid_request")
+	st, b = h.tokenForm(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok3.RefreshToken}, "client_id": {"c"}})
 	h.must(st, b, nil)
+	o.RefuseSpecForms = false
+	h.srv.SetOptions(o)
 
 	// Each body format has its own spelling of the client field.
 	st, b = h.tokenJSON(map[string]string{"grant_type": "password", "username": "bob", "password": "pw", "client_id": "c"})
@@ -235,7 +252,7 @@ func TestBearerChecks(t *testing.T) {
 		t.Fatalf("auth.401 = %d", got)
 	}
 	// The refresh token survives access-token expiry (managerapi.py's retry).
-	st, b = h.tokenForm(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"c"}})
+	st, b = h.tokenJSON(map[string]string{"grant_type": "refresh_token", "refresh_token": tok.RefreshToken, "client-id": "c"})
 	h.must(st, b, &tok)
 	st, b = h.api("GET", "get-resource", tok.AccessToken, root, nil)
 	h.must(st, b, nil)
@@ -244,7 +261,7 @@ func TestBearerChecks(t *testing.T) {
 	h.managerErr(st, b, ErrAuthenticationRequired)
 	// A short TokenLifetime shows in access_token_exp.
 	h.srv.SetOptions(Options{TokenLifetime: 90})
-	st, b = h.tokenForm(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"c"}})
+	st, b = h.tokenJSON(map[string]string{"grant_type": "refresh_token", "refresh_token": tok.RefreshToken, "client-id": "c"})
 	var short tokenResponse
 	h.must(st, b, &short)
 	if short.AccessTokenExp > tok.AccessTokenExp-3000 {

@@ -68,6 +68,10 @@ type Options struct {
 	// header with 206. The 2023.2 spec documents no Range support, so it is
 	// off by default and Range headers are ignored (full 200 response).
 	RangeSupport bool
+	// RevisionHeader makes get-blob-content send an ETag naming the blob
+	// and its content revision (emulator: the spec declares no response
+	// headers), so that clients can prove which revision the bytes are.
+	RevisionHeader bool
 	// PageCap is the most results one get-resources-by-criterion call
 	// returns, whatever limit the caller asks for (default 1000, as the real
 	// server).
@@ -97,6 +101,17 @@ type Options struct {
 	JobDuration time.Duration
 	// JobRetention is how long a finished job stays visible to get-job.
 	JobRetention time.Duration
+
+	// AcceptDemoForms also serves the vendor demo's form of calls where it
+	// differs from the spec's (POST for update-blob-parent and
+	// get-blob-changes-for-sync; a form body with client_id for the
+	// oauth2/token refresh and code grants). Off, the emulator is as strict
+	// as the spec: the demo's verb gets 404, its token form 400.
+	AcceptDemoForms bool
+	// RefuseSpecForms serves only the demo's form of those calls (the
+	// spec's verb gets 404), playing a server the demo was written
+	// against; clients test their fallback with it.
+	RefuseSpecForms bool
 
 	// Users maps user name to password for the password grant and the
 	// authorize page; default {"demo": "demo"}.

@@ -82,7 +82,7 @@ func TestBlobChangesForSync(t *testing.T) {
 
 	// A restored database: old revisions are refused with 9 until reset.
 	srv.ObsoleteRevisions()
-	st, body := h.api("POST", "get-blob-changes-for-sync", tok, nil, map[string]any{"resourceGroupId": watched, "fromRevision": r2.EndRevision})
+	st, body := h.api("PUT", "get-blob-changes-for-sync", tok, nil, map[string]any{"resourceGroupId": watched, "fromRevision": r2.EndRevision})
 	h.managerErr(st, body, ErrRevisionObsoleted)
 	r3 := h.changes(tok, map[string]any{"resourceGroupId": watched, "fromRevision": 0})
 	if !slices.Equal(ids(r3.Created), []string{a}) || r3.EndRevision <= r2.EndRevision {

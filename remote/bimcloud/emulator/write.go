@@ -15,15 +15,13 @@ func (s *Server) registerWrites(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+apiRoot+"delete-resource-group", s.managerOp("delete-resource-group", s.handleDeleteGroup))
 	mux.HandleFunc("DELETE "+apiRoot+"delete-blob", s.managerOp("delete-blob", s.handleDeleteBlob))
 	updateBlob := s.managerOp("update-blob", s.handleUpdateBlob)
+	// Spec and managerapi.py agree on PUT; POST gets 404 like any wrong verb.
 	mux.HandleFunc("PUT "+apiRoot+"update-blob", updateBlob)
-	// Deviation: the spec declares PUT (and so does managerapi.py); POST is
-	// accepted too, as for update-blob-parent, so a client that sends every
-	// write as POST is not refused for the verb alone.
-	mux.HandleFunc("POST "+apiRoot+"update-blob", updateBlob)
 	updateParent := s.managerOp("update-blob-parent", s.handleUpdateBlobParent)
-	mux.HandleFunc("PUT "+apiRoot+"update-blob-parent", updateParent)
-	// Deviation: the spec declares PUT; managerapi.py sends POST.
-	mux.HandleFunc("POST "+apiRoot+"update-blob-parent", updateParent)
+	mux.HandleFunc("PUT "+apiRoot+"update-blob-parent", s.formRoute(specForm, updateParent))
+	// Deviation: the spec declares PUT; managerapi.py sends POST (served
+	// with Options.AcceptDemoForms or RefuseSpecForms only).
+	mux.HandleFunc("POST "+apiRoot+"update-blob-parent", s.formRoute(demoForm, updateParent))
 	mux.HandleFunc("POST "+apiRoot+"delete-resources-by-id-list", s.managerOp("delete-resources-by-id-list", s.handleDeleteByIDList))
 	mux.HandleFunc("GET "+apiRoot+"get-job", s.managerOp("get-job", s.handleGetJob))
 	mux.HandleFunc("POST "+apiRoot+"abort-job", s.managerOp("abort-job", s.handleAbortJob))

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -114,8 +115,12 @@ func TestUpdateBlobRenames(t *testing.T) {
 	if after.Name != "text1_rename.txt" || after.Path != "Project Root/D/text1_rename.txt" || after.ModifiedDate != before.ModifiedDate {
 		t.Fatalf("renamed blob %+v (before %+v)", after, before)
 	}
-	// The demo's body has no type; POST is accepted as well.
-	st, b = h.api("POST", "update-blob", tok, nil, map[string]any{"id": blob, "name": "again.txt"})
+	// POST is no verb of update-blob (spec and demo both say PUT).
+	if st, b = h.api("POST", "update-blob", tok, nil, map[string]any{"id": blob, "name": "again.txt"}); st != http.StatusNotFound {
+		t.Fatalf("POST update-blob answered %d %s", st, b)
+	}
+	// The demo's body has no type.
+	st, b = h.api("PUT", "update-blob", tok, nil, map[string]any{"id": blob, "name": "again.txt"})
 	h.must(st, b, nil)
 
 	for _, tc := range []struct {
@@ -152,8 +157,19 @@ func TestUpdateBlobParentMoves(t *testing.T) {
 	h.srv.AddBlob(RootID, "text2.txt", Bytes(nil), "")
 	q := url.Values{"blob-id": {blob}}
 
-	// managerapi.py: POST with parentPath.
+	// managerapi.py: POST with parentPath; refused by a spec-strict server,
+	// served with AcceptDemoForms.
 	st, b := h.api("POST", "update-blob-parent", tok, q, map[string]any{"parentPath": "Project Root/A"})
+	if st != http.StatusNotFound {
+		t.Fatalf("strict server: POST update-blob-parent answered %d %s", st, b)
+	}
+	if r := h.resource(tok, blob); r.ParentID != bdir {
+		t.Fatalf("a refused call moved the blob: %+v", r)
+	}
+	o := h.srv.Options()
+	o.AcceptDemoForms = true
+	h.srv.SetOptions(o)
+	st, b = h.api("POST", "update-blob-parent", tok, q, map[string]any{"parentPath": "Project Root/A"})
 	var ok bool
 	h.must(st, b, &ok)
 	if r := h.resource(tok, blob); !ok || r.ParentID != a || r.Path != "Project Root/A/text2.txt" {

@@ -79,9 +79,13 @@ func (e Env) bim360Config(a mountopts.Account) (bim360.Config, error) {
 		TwoLegged:    a.TwoLegged,
 		UserID:       a.UserID,
 		RedirectURI:  a.RedirectURI,
-		TokenStore:   store,
-		HTTP:         e.httpClient(),
-		Logger:       e.logger().With("account", a.Name),
+		// A service account signs its own tokens (no browser, no token file).
+		ServiceAccount:        a.ServiceAccount,
+		ServiceAccountKeyFile: a.ServiceAccountKeyFile,
+		ServiceAccountKeyID:   a.ServiceAccountKeyID,
+		TokenStore:            store,
+		HTTP:                  e.httpClient(),
+		Logger:                e.logger().With("account", a.Name),
 	}, nil
 }
 
@@ -100,6 +104,8 @@ func (e Env) bimcloudConfig(a mountopts.Account, o *mountopts.Options) (bimcloud
 	}
 	if o != nil {
 		cfg.PollInterval = o.PollInterval
+		cfg.MaxRetryWait = o.MaxRetryWait
+		cfg.ListingTTL = o.MetadataTTL
 	}
 	return cfg, nil
 }
@@ -111,6 +117,9 @@ func Open(ctx context.Context, e Env, a mountopts.Account, o *mountopts.Options)
 		cfg, err := e.bim360Config(a)
 		if err != nil {
 			return nil, err
+		}
+		if o != nil {
+			cfg.MaxRetryWait = o.MaxRetryWait
 		}
 		return bim360.New(ctx, cfg)
 	case mountopts.ServiceBIMcloud:

@@ -101,6 +101,9 @@ type Checker struct {
 	host   string
 
 	validated atomic.Int64
+	// specForms makes the vendor demo's forms of a call an error instead
+	// of rewriting them to the spec's (RequireSpecForms).
+	specForms atomic.Bool
 	mu        sync.Mutex
 	allowed   map[string]bool
 }
@@ -135,6 +138,13 @@ func (c *Checker) AllowPath(path string) {
 	defer c.mu.Unlock()
 	c.allowed[path] = true
 }
+
+// RequireSpecForms makes every request in the vendor demo's form of a call
+// whose spec form differs (POST where the spec says PUT, a form body for
+// the spec's token grants) a test failure,
+// for clients that must send the spec's form. A server's 404 for a route it
+// lacks is still accepted: that is how a client learns to fall back.
+func (c *Checker) RequireSpecForms() { c.specForms.Store(true) }
 
 // Validated returns how many exchanges have been checked.
 func (c *Checker) Validated() int64 { return c.validated.Load() }
@@ -229,6 +239,10 @@ func (c *Checker) check(req *http.Request, reqBody []byte, resp *http.Response, 
 // Check validates one exchange; ctx may carry WithInvalidRequest. With
 // skipRespBody only the response's status and headers are checked.
 func (c *Checker) Check(ctx context.Context, x *Exchange, skipRespBody bool) {
+	if c.specForms.Load() && (demoVerb(x) || demoTokenForm(x)) {
+		c.t.Errorf("contract: %s %s is in the vendor demo's form, not the one %s declares", x.Method, x.Path, SpecFile)
+		return
+	}
 	if note := specVariant(x); note != "" {
 		return
 	}
@@ -281,11 +295,12 @@ func specVariant(x *Exchange) (skip string) {
 	switch {
 	case isBlobServerPath(x.Path) && x.Status == http.StatusServiceUnavailable && len(x.RespBody) == 0:
 		return "blob-server 503 is not declared by the spec (injected fault)"
-	case x.Path == "/management/client/get-blob-changes-for-sync" && x.Method == http.MethodPost,
-		x.Path == "/management/client/update-blob-parent" && x.Method == http.MethodPost,
-		x.Path == "/management/client/update-blob" && x.Method == http.MethodPost:
-		// Deviation: spec PUT, demo POST (update-blob: the emulator's
-		// leniency; spec and demo both use PUT).
+	case strings.HasPrefix(x.Path, "/management/client/") && x.Status == http.StatusNotFound && respMT != "application/json":
+		// A route the server lacks (or a verb it does not serve there):
+		// the refusal a client falls back on, nothing to validate.
+		return "404 for a route the server does not have"
+	case demoVerb(x):
+		// Deviation: spec PUT, demo POST.
 		x.Method = http.MethodPut
 	case x.Path == "/blob-store-service/1.0/put-blob-content-part":
 		// Deviation: the spec declares a multipart/form-data body whose
@@ -333,6 +348,31 @@ func specVariant(x *Exchange) (skip string) {
 		return "416 exists only with the emulator's RangeSupport"
 	}
 	return ""
+}
+
+// demoVerb reports whether x uses the vendor demo's verb where the spec
+// declares another.
+func demoVerb(x *Exchange) bool {
+	switch x.Path {
+	case "/management/client/get-blob-changes-for-sync", "/management/client/update-blob-parent":
+		return x.Method == http.MethodPost
+	}
+	return false
+}
+
+// demoTokenForm reports whether x is a token request for one of the spec's
+// grants in the vendor demo's form body (the password grant exists only in
+// the demo, so its form is not a deviation to refuse).
+func demoTokenForm(x *Exchange) bool {
+	if x.Path != "/management/client/oauth2/token" {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(x.ReqHeader.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		return false
+	}
+	v, err := url.ParseQuery(string(x.ReqBody))
+	return err == nil && v.Get("grant_type") != "password"
 }
 
 func isBlobServerPath(p string) bool {
