@@ -66,4 +66,3 @@ func checkLogOptions(o *mountopts.Options) error {
 	}
 	return nil
 }
-

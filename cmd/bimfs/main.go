@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"strings"
 )
 
@@ -28,6 +29,7 @@ func main() {
 
 // runCLI executes one command line and returns the exit status.
 func runCLI(argv []string) int {
+	restoreHome()
 	args, err := helperArgs(argv)
 	if err != nil {
 		return fail(err)
@@ -38,6 +40,18 @@ func runCLI(argv []string) int {
 		return fail(err)
 	}
 	return 0
+}
+
+// restoreHome sets HOME from the user database when it is missing: mount(8)
+// removes it from the environment of helpers, and the config, token and
+// cache locations derive from it.
+func restoreHome() {
+	if os.Getenv("HOME") != "" {
+		return
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		os.Setenv("HOME", u.HomeDir)
+	}
 }
 
 // fail prints err, tells a waiting parent of a background mount, and
