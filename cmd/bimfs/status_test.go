@@ -32,7 +32,8 @@ func TestStatusListsFailedUploads(t *testing.T) {
 	cfg := filepath.Join(home, "config")
 	os.WriteFile(cfg, []byte("cache_dir = "+cacheDir+"\n[account work]\nservice = bim360\nclient_id = x\n"), 0o600)
 	out, code := run(t, home, "status", "--config", cfg)
-	if code != 0 {
+	// A failed upload makes status exit 1, so scripts notice.
+	if code != 1 {
 		t.Fatalf("status: %d %s", code, out)
 	}
 	for _, want := range []string{"work", "not logged in", "1 pending upload", "failed", "work/plan|v2.dwg", "10 bytes", "name contains '|'"} {
