@@ -1,9 +1,20 @@
 package control
 
 import (
+	"context"
+	"strings"
+
 	"github.com/bimfs/bimfs/cache/writeback"
 	"github.com/bimfs/bimfs/remote"
 )
+
+// interrupted reports whether a recorded failure is the cancellation of an
+// upload by the mount's own shutdown rather than a refusal by the service.
+// The journal keeps only the error's text, so the context's message is
+// what identifies it.
+func interrupted(lastError string) bool {
+	return strings.HasSuffix(lastError, context.Canceled.Error())
+}
 
 // JournalUploads reads the staged uploads of a staging directory. folder
 // resolves a parent folder to its path (nil: unknown). With orphaned set no
@@ -20,7 +31,7 @@ func JournalUploads(stagingDir string, folder func(account string, id remote.ID)
 		if folder != nil {
 			u.Folder = folder(r.Account, r.Parent)
 		}
-		if orphaned && r.State != writeback.Failed {
+		if orphaned && (r.State != writeback.Failed || interrupted(r.LastError)) {
 			u.State = StateRecovered
 		}
 		out = append(out, u)

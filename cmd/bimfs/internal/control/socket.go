@@ -56,8 +56,20 @@ func SocketPath(mountpoint string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, mountopts.MountKey(mountpoint)+".sock"), nil
+	key := mountopts.MountKey(mountpoint)
+	p := filepath.Join(dir, key+".sock")
+	if len(p) > maxSocketPath {
+		// Unix socket addresses hold about 108 bytes; keep just the hash.
+		p = filepath.Join(dir, key[strings.LastIndexByte(key, '-')+1:]+".sock")
+	}
+	if len(p) > maxSocketPath {
+		return "", fmt.Errorf("runtime directory %s is too long for a unix socket path; set XDG_RUNTIME_DIR to a shorter one", dir)
+	}
+	return p, nil
 }
+
+// maxSocketPath is the longest socket path every unix accepts.
+const maxSocketPath = 103
 
 // LogPath is the default log file of a background mount of mountpoint.
 func LogPath(mountpoint string) (string, error) {
