@@ -119,9 +119,11 @@ func TestDaemonReadiness(t *testing.T) {
 	}
 }
 
-// TestFstabMount mounts with mount(8) the way an /etc/fstab line of type
-// fuse.bimfs does: mount(8) runs /sbin/mount.fuse.bimfs (a symlink to
-// bimfs), which must return once the mount is ready; umount(8) ends it.
+// TestFstabMount mounts with mount(8) using the README's /etc/fstab line
+// (with this test's config and mountpoint): mount(8) runs
+// /sbin/mount.fuse.bimfs (a symlink to bimfs), which must return once the
+// mount is ready; writes answer EROFS (the line says ro); umount(8) ends
+// the process. The demo works the same way without an account.
 func TestFstabMount(t *testing.T) {
 	needFUSE(t)
 	if _, err := exec.LookPath("mount"); err != nil {
@@ -138,15 +140,20 @@ func TestFstabMount(t *testing.T) {
 
 	home, mnt := t.TempDir(), t.TempDir()
 	cleanupMount(t, home, mnt)
+	cfg := emulatorAccount(t, home)
 	cache := filepath.Join(home, "cache")
-	mount := func(opts string) (string, error) {
-		cmd := exec.Command("mount", "-t", "fuse.bimfs", "demo", mnt, "-o", opts)
+	fields := strings.Fields(readmeBlock(t, "bimfs  /mnt/bim  fuse.bimfs")[0])
+	if len(fields) != 6 || fields[2] != "fuse.bimfs" {
+		t.Fatalf("README fstab line: %q", fields)
+	}
+	fstabOpts := strings.Replace(fields[3], "config=/etc/bimfs/config", "config="+cfg, 1) + ",cache_dir=" + cache
+	mount := func(source, opts string) (string, error) {
+		cmd := exec.Command("mount", "-t", fields[2], source, mnt, "-o", opts)
 		cmd.Env = testEnv(home)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	// The option set of the README's fstab line, read-only.
-	out, err := mount("demo,ro,noatime,nodev,nosuid,noexec,_netdev,nofail,x-systemd.automount,x-systemd.mount-timeout=30,cache_dir=" + cache)
+	out, err := mount(fields[0], fstabOpts)
 	if err != nil {
 		t.Fatalf("mount -t fuse.bimfs: %v\n%s", err, out)
 	}
@@ -154,18 +161,22 @@ func TestFstabMount(t *testing.T) {
 		t.Fatal("mount(8) returned before the mount was ready")
 	}
 	mounts, _ := os.ReadFile("/proc/self/mounts")
-	if !strings.Contains(string(mounts), "demo "+mnt+" fuse.bimfs ") {
+	if !strings.Contains(string(mounts), "bimfs "+mnt+" fuse.bimfs ") {
 		t.Fatalf("/proc/self/mounts lacks the fuse.bimfs entry:\n%s", mounts)
 	}
-	err = os.WriteFile(filepath.Join(demoProjectFiles(mnt), "x.txt"), []byte("x"), 0o644)
+	folder := filepath.Join(mnt, "work", "Hub", "Project", "Project Files")
+	if b, err := os.ReadFile(filepath.Join(folder, "plan.pdf")); err != nil || string(b) != "%PDF-1.4 plan" {
+		t.Fatalf("read on a read-only mount: %q %v", b, err)
+	}
+	err = os.WriteFile(filepath.Join(folder, "x.txt"), []byte("x"), 0o644)
 	if !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("write on a read-only mount: %v, want EROFS", err)
 	}
-	if _, err := os.ReadFile(filepath.Join(demoProjectFiles(mnt), "README.txt")); err != nil {
-		t.Fatalf("read on a read-only mount: %v", err)
+	if err := os.Mkdir(filepath.Join(folder, "d"), 0o755); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("mkdir on a read-only mount: %v, want EROFS", err)
 	}
-	r, _ := statusJSON(t, home)
-	if len(r.Mounts) != 1 || !r.Mounts[0].ReadOnly || r.Mounts[0].Accounts[0].Writable {
+	r, _ := statusJSON(t, home, "--config", cfg)
+	if len(r.Mounts) != 1 || !r.Mounts[0].ReadOnly || r.Mounts[0].Accounts[0].Writable || r.Mounts[0].CacheDir != cache {
 		t.Fatalf("status of the read-only mount: %+v", r.Mounts)
 	}
 	pid := r.Mounts[0].PID
@@ -174,13 +185,94 @@ func TestFstabMount(t *testing.T) {
 	}
 	waitExit(t, pid)
 
-	// Bad options fail mount(8) with bimfs's message.
-	out, err = mount("demo,frobnicate,cache_dir=" + cache)
+	// The demo from the README's example, and a bad option, which fails
+	// mount(8) with bimfs's message.
+	if out, err := mount("demo", "demo,ro"); err != nil || !isMounted(mnt) {
+		t.Fatalf("demo: %v %s", err, out)
+	}
+	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	out, err = mount("demo", "demo,frobnicate,cache_dir="+cache)
 	if err == nil || !strings.Contains(out, `unknown option "frobnicate"`) {
 		t.Fatalf("bad option: %v %s", err, out)
 	}
 	if isMounted(mnt) {
 		t.Fatal("mounted despite a bad option")
+	}
+}
+
+// TestSystemdServiceUnit runs the README's bimfs.service the way systemd
+// does (Type=notify: ExecStart in the foreground with NOTIFY_SOCKET, then
+// ExecStop), with this test's config and mountpoint.
+func TestSystemdServiceUnit(t *testing.T) {
+	needFUSE(t)
+	home, mnt := t.TempDir(), t.TempDir()
+	cleanupMount(t, home, mnt)
+	cfg := emulatorAccount(t, home)
+	unit := readmeBlock(t, "# /etc/systemd/system/bimfs.service")
+	var start, stop []string
+	notify := false
+	for _, line := range unit {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "Type":
+			notify = v == "notify"
+		case "ExecStart", "ExecStop":
+			v = strings.ReplaceAll(v, "/etc/bimfs/config", cfg)
+			v = strings.ReplaceAll(v, "/mnt/bim", mnt)
+			args := strings.Fields(v)[1:] // the binary under test instead of /usr/local/bin/bimfs
+			if k == "ExecStart" {
+				start = args
+			} else {
+				stop = args
+			}
+		}
+	}
+	if !notify || len(start) == 0 || len(stop) == 0 {
+		t.Fatalf("README unit: notify=%v start=%q stop=%q", notify, start, stop)
+	}
+	sockPath := filepath.Join(home, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cmd := exec.Command(bimfsBin, start...)
+	cmd.Env = append(testEnv(home), "NOTIFY_SOCKET="+sockPath)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "READY=1") || !isMounted(mnt) {
+		t.Fatalf("readiness: %q %v mounted=%v\n%s", buf[:n], err, isMounted(mnt), log.String())
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "work", "Hub", "Project")); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run(t, home, stop...); code != 0 {
+		t.Fatalf("ExecStop: %d %s", code, out)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("ExecStart exited with %v\n%s", err, log.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the service did not stop")
+	}
+	// --log-format json from the unit: every line is JSON.
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
 	}
 }
 
@@ -269,20 +361,52 @@ func TestUnmountReportsPending(t *testing.T) {
 	}
 }
 
+// emulatorAccount starts a BIM 360 emulator with one project and writes a
+// config whose account "work" reaches it with client credentials.
+func emulatorAccount(t *testing.T, home string) string {
+	t.Helper()
+	emu := bimemu.New(bimemu.Options{})
+	t.Cleanup(emu.Close)
+	hub := emu.AddHub("Hub")
+	project := emu.AddProject(hub, "Project")
+	emu.AddFile(project, emu.TopFolder(project, "Project Files"), "plan.pdf", bimemu.Bytes([]byte("%PDF-1.4 plan")))
+	secret := filepath.Join(home, "secret")
+	os.WriteFile(secret, []byte(emu.Options().ClientSecret), 0o600)
+	return writeConfig(t, home, fmt.Sprintf("[account work]\nservice = bim360\nbase_url = %s\nclient_id = %s\nclient_secret_file = %s\ntwo_legged = true\n",
+		emu.URL, emu.Options().ClientID, secret))
+}
+
+// readmeBlock returns the lines of README.md from the first one starting
+// with prefix up to the end of its code block.
+func readmeBlock(t *testing.T, prefix string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if len(out) == 0 && !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		if strings.HasPrefix(line, "```") {
+			break
+		}
+		out = append(out, line)
+	}
+	if len(out) == 0 {
+		t.Fatalf("README.md has no line starting with %q", prefix)
+	}
+	return out
+}
+
 // TestTwoDefaultMounts mounts one configured account twice with default
 // cache directories: each mountpoint gets its own. A third mount forced
 // onto the first one's cache is refused, naming the holder.
 func TestTwoDefaultMounts(t *testing.T) {
 	needFUSE(t)
-	emu := bimemu.New(bimemu.Options{})
-	defer emu.Close()
-	hub := emu.AddHub("Hub")
-	emu.AddProject(hub, "Project")
 	home := t.TempDir()
-	secret := filepath.Join(home, "secret")
-	os.WriteFile(secret, []byte(emu.Options().ClientSecret), 0o600)
-	cfg := writeConfig(t, home, fmt.Sprintf("[account work]\nservice = bim360\nbase_url = %s\nclient_id = %s\nclient_secret_file = %s\ntwo_legged = true\n",
-		emu.URL, emu.Options().ClientID, secret))
+	cfg := emulatorAccount(t, home)
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
 	cleanupMount(t, home, a)
 	cleanupMount(t, home, b)

@@ -18,8 +18,8 @@ import (
 )
 
 // RuntimeDir is where control sockets (and default daemon logs) live:
-// $XDG_RUNTIME_DIR/bimfs, else /run/user/<uid>/bimfs, else
-// /tmp/bimfs-<uid>. It is created with mode 0700; an existing directory
+// $XDG_RUNTIME_DIR/bimfs, else /run/user/<uid>/bimfs, else (root)
+// /run/bimfs, else /tmp/bimfs-<uid>. It is created with mode 0700; an existing directory
 // owned by someone else is refused.
 func RuntimeDir() (string, error) {
 	uid := os.Getuid()
@@ -28,6 +28,9 @@ func RuntimeDir() (string, error) {
 		dir = filepath.Join(x, "bimfs")
 	} else if fi, err := os.Stat(fmt.Sprintf("/run/user/%d", uid)); err == nil && fi.IsDir() {
 		dir = fmt.Sprintf("/run/user/%d/bimfs", uid)
+	} else if fi, err := os.Stat("/run"); err == nil && fi.IsDir() && uid == 0 {
+		// System mounts (fstab, systemd units) run without a session.
+		dir = "/run/bimfs"
 	} else {
 		dir = filepath.Join(os.TempDir(), fmt.Sprintf("bimfs-%d", uid))
 	}
