@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -319,6 +320,24 @@ func TestUnmountWaitsForUploads(t *testing.T) {
 	if m.Cache == nil || len(m.API) == 0 {
 		t.Fatalf("no cache or API figures: %+v", m)
 	}
+	// --watch draws a progress bar per running upload until interrupted.
+	watch := exec.Command(bimfsBin, "status", "--watch", "--interval", "200ms")
+	watch.Env = testEnv(home)
+	var screen bytes.Buffer
+	watch.Stdout, watch.Stderr = &screen, &screen
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	watch.Process.Signal(syscall.SIGINT)
+	if err := watch.Wait(); err != nil {
+		t.Fatalf("status --watch: %v\n%s", err, screen.String())
+	}
+	if !regexp.MustCompile(`\[[#-]{30}\] +\d+% (pending|uploading) .*/Project Files/model\.ifc`).MatchString(screen.String()) ||
+		strings.Count(screen.String(), "\033[2J") < 3 {
+		t.Fatalf("status --watch drew:\n%q", screen.String())
+	}
+
 	start := time.Now()
 	out, code = run(t, home, "unmount", "--wait", mnt)
 	if code != 0 || isMounted(mnt) || !strings.Contains(out, "waiting for 1 upload") {
