@@ -153,6 +153,15 @@ func runMount(c *cobra.Command, f *mountFlags, dir string) error {
 	if !explicitCache && !useDemo {
 		opts.CacheDir = mountopts.MountCacheDir(mountpoint)
 	}
+	// Absolute paths: a background mount leaves the working directory.
+	if opts.CacheDir, err = filepath.Abs(opts.CacheDir); err != nil {
+		return usageError{err}
+	}
+	if opts.LogFile != "" && opts.LogFile != "-" {
+		if opts.LogFile, err = filepath.Abs(opts.LogFile); err != nil {
+			return usageError{err}
+		}
+	}
 
 	if f.daemon && !readiness.background() {
 		logPath := opts.LogFile
@@ -349,7 +358,16 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 		log.Info("serving metrics", "url", "http://"+ms.Addr().String()+"/metrics")
 	}
 	log.Info("mounted", "mountpoint", mountpoint, "accounts", len(mounted), "cache_dir", opts.CacheDir, "read_only", opts.ReadOnly)
+	if !explicitCache && !useDemo {
+		warnLegacyStaging(log)
+	}
+	background := readiness.background()
 	readiness.ready("mounted on " + mountpoint)
+	if background {
+		// Do not keep the starting shell's directory (maybe on a disk
+		// someone wants to unmount) busy for the life of the mount.
+		_ = os.Chdir("/")
+	}
 
 	done := make(chan struct{})
 	go func() { m.Wait(); close(done) }()
@@ -371,4 +389,17 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 			return nil
 		}
 	}
+}
+
+// warnLegacyStaging points at uploads staged by versions that kept one
+// shared cache directory: mounts now use one per mountpoint, so those
+// uploads wait until a mount uses the old directory again.
+func warnLegacyStaging(log *slog.Logger) {
+	old := mountopts.DefaultCacheDir()
+	ups, err := control.JournalUploads(filepath.Join(old, "staging"), nil, true)
+	if err != nil || len(ups) == 0 {
+		return
+	}
+	log.Warn("uploads staged in the shared cache directory of earlier versions wait there; mount once with -o cache_dir="+old+" to upload them",
+		"count", len(ups), "dir", filepath.Join(old, "staging"))
 }
