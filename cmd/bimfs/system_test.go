@@ -655,3 +655,35 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatal("still mounted")
 	}
 }
+
+// TestMountFuse3Helper runs mount.fuse3 as mount(8) does for fuse.bimfs
+// when no mount.fuse.bimfs exists: it calls "bimfs SOURCE MOUNTPOINT -o
+// OPTIONS" through the shell, finding bimfs on PATH.
+func TestMountFuse3Helper(t *testing.T) {
+	needFUSE(t)
+	helper, err := exec.LookPath("mount.fuse3")
+	if err != nil {
+		if helper, err = exec.LookPath("/sbin/mount.fuse3"); err != nil {
+			t.Skip("no mount.fuse3 (install fuse3)")
+		}
+	}
+	home, mnt := t.TempDir(), t.TempDir()
+	cleanupMount(t, home, mnt)
+	bin := filepath.Join(home, "bin")
+	os.Mkdir(bin, 0o755)
+	if err := os.Symlink(bimfsBin, filepath.Join(bin, "bimfs")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(helper, "demo", mnt, "-t", "fuse.bimfs", "-o", "demo,ro,noatime,_netdev")
+	cmd.Env = append(testEnv(home), "PATH="+bin+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !isMounted(mnt) {
+		t.Fatalf("mount.fuse3: %v mounted=%v\n%s", err, isMounted(mnt), out)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "bimcloud-demo")); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run(t, home, "unmount", mnt); code != 0 || isMounted(mnt) {
+		t.Fatalf("unmount: %d %s", code, out)
+	}
+}
