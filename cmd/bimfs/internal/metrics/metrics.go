@@ -5,7 +5,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -110,9 +109,9 @@ func Serve(addr string, src control.StatusSource) (*Server, error) {
 	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr(), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the listener is gone; nothing else to do
-		}
+		// Serve ends with ErrServerClosed after Close; any other error
+		// means the listener broke, and scrapes will fail visibly.
+		_ = s.srv.Serve(ln)
 	}()
 	return s, nil
 }
