@@ -89,8 +89,11 @@ type Cache struct {
 	MemoryBytes int64 `json:"memoryBytes"`
 	DiskBytes   int64 `json:"diskBytes"`
 	DiskBlocks  int64 `json:"diskBlocks"`
-	Hits        int64 `json:"hits"`
-	Misses      int64 `json:"misses"`
+	// Hits counts block lookups served without a new request (read-ahead
+	// buffer, memory, disk, or joining a fetch already in flight); Misses
+	// those that started a fetch.
+	Hits   int64 `json:"hits"`
+	Misses int64 `json:"misses"`
 	// HitRatio is Hits / (Hits + Misses), 0 before any read.
 	HitRatio     float64 `json:"hitRatio"`
 	BytesFetched int64   `json:"bytesFetched"`
