@@ -328,7 +328,7 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 		return fmt.Errorf("mounting on %s: %w", mountpoint, err)
 	}
 	src := &mountStatus{
-		started: time.Now(), mountpoint: mountpoint, cacheDir: opts.CacheDir, stagingDir: stagingDir,
+		started: time.Now(), mountpoint: mountpoint, cacheDir: opts.CacheDir, tempCache: useDemo && !explicitCache, stagingDir: stagingDir,
 		readOnly: opts.ReadOnly, cache: c, api: rec, paths: paths,
 	}
 	for i, a := range accounts {

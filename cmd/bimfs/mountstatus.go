@@ -19,6 +19,7 @@ type mountStatus struct {
 	started    time.Time
 	mountpoint string
 	cacheDir   string
+	tempCache  bool
 	stagingDir string
 	readOnly   bool
 	accounts   []control.Account
@@ -37,14 +38,15 @@ func (s *mountStatus) Status() control.Status {
 		ratio = float64(hits) / float64(hits+st.Misses)
 	}
 	return control.Status{
-		Version:    versionString(),
-		PID:        os.Getpid(),
-		Mountpoint: s.mountpoint,
-		CacheDir:   s.cacheDir,
-		Started:    s.started,
-		ReadOnly:   s.readOnly,
-		Accounts:   s.accounts,
-		Uploads:    uploads,
+		Version:        versionString(),
+		PID:            os.Getpid(),
+		Mountpoint:     s.mountpoint,
+		CacheDir:       s.cacheDir,
+		TemporaryCache: s.tempCache,
+		Started:        s.started,
+		ReadOnly:       s.readOnly,
+		Accounts:       s.accounts,
+		Uploads:        uploads,
 		Cache: &control.Cache{
 			MemoryBytes: st.MemoryBytes, DiskBytes: st.DiskBytes, DiskBlocks: st.DiskBlocks,
 			Hits: hits, Misses: st.Misses, HitRatio: ratio, BytesFetched: st.BytesFetched,

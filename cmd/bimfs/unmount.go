@@ -64,11 +64,13 @@ func runUnmount(dir string, wait bool, timeout time.Duration) error {
 				}
 			}
 		}
-		if n := len(st.Uploads); n > 0 {
+		if n := len(st.Uploads); n > 0 && st.TemporaryCache {
+			fmt.Fprintf(os.Stderr, "%d upload(s) not finished; they are discarded with the temporary cache %s:\n", n, st.CacheDir)
+		} else if n > 0 {
 			fmt.Fprintf(os.Stderr, "%d upload(s) not finished; they stay staged in %s and resume at the next mount:\n", n, st.CacheDir)
-			for _, u := range st.Uploads {
-				fmt.Fprintln(os.Stderr, "  "+uploadLine(u))
-			}
+		}
+		for _, u := range st.Uploads {
+			fmt.Fprintln(os.Stderr, "  "+uploadLine(u))
 		}
 	}
 	if err := unmountDir(abs); err != nil {

@@ -19,14 +19,17 @@ const (
 
 // Status is the live state of one mount, the wire type of GET /v1/status.
 type Status struct {
-	Version    string    `json:"version"`
-	PID        int       `json:"pid"`
-	Mountpoint string    `json:"mountpoint"`
-	CacheDir   string    `json:"cacheDir"`
-	Started    time.Time `json:"started"`
-	ReadOnly   bool      `json:"readOnly"`
-	Accounts   []Account `json:"accounts"`
-	Uploads    []Upload  `json:"uploads"`
+	Version    string `json:"version"`
+	PID        int    `json:"pid"`
+	Mountpoint string `json:"mountpoint"`
+	CacheDir   string `json:"cacheDir"`
+	// TemporaryCache is set when the cache directory (staged uploads
+	// included) is removed when the mount ends (the demo's).
+	TemporaryCache bool      `json:"temporaryCache,omitempty"`
+	Started        time.Time `json:"started"`
+	ReadOnly       bool      `json:"readOnly"`
+	Accounts       []Account `json:"accounts"`
+	Uploads        []Upload  `json:"uploads"`
 	// Cache is nil when the state comes from a journal, not a mount.
 	Cache *Cache `json:"cache,omitempty"`
 	// API lists calls per operation since the mount started.
