@@ -78,3 +78,15 @@ func TestHelperArgs(t *testing.T) {
 		t.Error("unknown helper flag accepted")
 	}
 }
+
+// TestMountFuse3OnlyOptions: setuid= and drop_privileges only reach bimfs
+// when mount(8) bypasses mount.fuse3; the message says how to fix that.
+func TestMountFuse3OnlyOptions(t *testing.T) {
+	home, mnt := t.TempDir(), t.TempDir()
+	for _, o := range []string{"setuid=nobody", "drop_privileges"} {
+		out, code := run(t, home, "mount", "--demo", "-o", "ro,"+o, mnt)
+		if code != exitUsage || !strings.Contains(out, o) || !strings.Contains(out, "mount.fuse3") {
+			t.Errorf("-o %s: %d %s", o, code, out)
+		}
+	}
+}

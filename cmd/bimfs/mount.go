@@ -93,7 +93,7 @@ type cliOptions struct {
 }
 
 // splitCLIOptions takes config=FILE and demo out of an -o string.
-func splitCLIOptions(s string) (rest string, cli cliOptions) {
+func splitCLIOptions(s string) (rest string, cli cliOptions, err error) {
 	var keep []string
 	for _, part := range strings.Split(s, ",") {
 		p := strings.TrimSpace(part)
@@ -102,15 +102,22 @@ func splitCLIOptions(s string) (rest string, cli cliOptions) {
 			cli.config = strings.TrimPrefix(p, "config=")
 		case p == "demo":
 			cli.demo = true
+		case strings.HasPrefix(p, "setuid=") || p == "drop_privileges":
+			// mount.fuse3 acts on these before it starts bimfs; they only
+			// arrive here when mount(8) ran /sbin/mount.fuse.bimfs.
+			return "", cli, usagef("option %s is handled by mount.fuse3: remove /sbin/mount.fuse.bimfs so mount(8) uses mount.fuse3 (bimfs must be on its PATH, e.g. /usr/local/bin)", p)
 		case p != "":
 			keep = append(keep, p)
 		}
 	}
-	return strings.Join(keep, ","), cli
+	return strings.Join(keep, ","), cli, nil
 }
 
 func runMount(c *cobra.Command, f *mountFlags, dir string) error {
-	dashO, cli := splitCLIOptions(strings.Join(f.options, ","))
+	dashO, cli, err := splitCLIOptions(strings.Join(f.options, ","))
+	if err != nil {
+		return err
+	}
 	configPath := f.config
 	if configPath == "" {
 		configPath = cli.config
