@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -114,13 +113,11 @@ func startBackground(args []string, logPath string, timeout time.Duration) error
 
 	lines := make(chan string, 1)
 	go func() {
-		line, err := bufio.NewReader(r).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			line = ""
-		}
-		// Messages may span lines (indented with a tab); read them too.
-		rest, _ := io.ReadAll(r)
-		lines <- strings.TrimRight(line+string(rest), "\n")
+		// One line, or an error whose message continues on lines indented
+		// with a tab: everything until the background process closes the
+		// pipe (after "ready", or by exiting).
+		b, _ := io.ReadAll(r)
+		lines <- strings.TrimRight(string(b), "\n")
 	}()
 	select {
 	case line := <-lines:
