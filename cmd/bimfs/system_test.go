@@ -297,11 +297,13 @@ func TestUnmountWaitsForUploads(t *testing.T) {
 	home, mnt := t.TempDir(), t.TempDir()
 	cleanupMount(t, home, mnt)
 	cache := filepath.Join(home, "cache")
-	out, code := run(t, home, "mount", "--daemon", "--demo", "--demo-rate", "4MiB", "-o", "writeback=async,cache_dir="+cache, mnt)
+	// 8 MiB at 1 MiB/s: the upload outlasts the status checks below by
+	// several seconds, so unmount --wait really waits.
+	out, code := run(t, home, "mount", "--daemon", "--demo", "--demo-rate", "1MiB", "-o", "writeback=async,cache_dir="+cache, mnt)
 	if code != 0 {
 		t.Fatalf("mount: %d %s", code, out)
 	}
-	data := bytes.Repeat([]byte("0123456789abcdef"), 12<<20/16)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16)
 	if err := os.WriteFile(filepath.Join(demoProjectFiles(mnt), "model.ifc"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
