@@ -106,7 +106,37 @@ type Options struct {
 	NoXattrs bool
 
 	AllowOther bool
-	Debug      bool
+	// Debug logs what the selected DebugTargets name at debug level.
+	Debug bool
+	// DebugAPI logs one line per API request (method, redacted URL,
+	// status, duration, attempt); DebugFUSE logs every kernel request.
+	// "-o debug" sets both, "-o debug=api" or "-o debug=fuse" one of them.
+	DebugAPI, DebugFUSE bool
+
+	// ReadOnly mounts every account read-only (`-o ro`): writes answer EROFS.
+	ReadOnly bool
+	// NonEmpty allows mounting over a directory that has entries
+	// (`-o nonempty`); they are hidden while mounted.
+	NonEmpty bool
+	// FSName is the source shown in mount tables (the first field of an
+	// fstab line); "" means "bimfs".
+	FSName string
+
+	// UID and GID own every file and folder of the mount; nil means the
+	// mounting user's. Umask clears permission bits from the modes shown
+	// (files 0666, folders 0777 before the mask); nil means the default
+	// modes. DefaultPermissions makes the kernel enforce those modes,
+	// which matters with AllowOther.
+	UID, GID, Umask    *uint32
+	DefaultPermissions bool
+
+	// LogFile, LogLevel and LogFormat direct the log: a file path (""
+	// means standard error), debug|info|warn|error, text|json.
+	LogFile, LogLevel, LogFormat string
+	// MetricsAddr, if set, serves Prometheus metrics on this loopback
+	// address (host:port) at /metrics.
+	MetricsAddr string
+
 	// InsecureSkipVerify turns TLS certificate checks off. Only for test
 	// servers; never the default.
 	InsecureSkipVerify bool
@@ -144,6 +174,12 @@ func (o *Options) Defaults() {
 	if o.CacheDir == "" {
 		o.CacheDir = DefaultCacheDir()
 	}
+	if o.LogLevel == "" {
+		o.LogLevel = "info"
+	}
+	if o.LogFormat == "" {
+		o.LogFormat = "text"
+	}
 	for i := range o.Accounts {
 		a := &o.Accounts[i]
 		if a.Service == ServiceBIM360 && a.BaseURL == "" {
@@ -180,6 +216,22 @@ func (o *Options) Validate() error {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", name))
 		}
+	}
+	switch o.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level must be debug, info, warn or error, got %q", o.LogLevel))
+	}
+	if o.LogFormat != "text" && o.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log_format must be text or json, got %q", o.LogFormat))
+	}
+	if o.MetricsAddr != "" {
+		if err := checkLoopback(o.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("metrics: %w", err))
+		}
+	}
+	if o.Umask != nil && *o.Umask > 0o777 {
+		errs = append(errs, fmt.Errorf("umask %o must be at most 0777", *o.Umask))
 	}
 	seen := map[string]bool{}
 	for _, a := range o.Accounts {

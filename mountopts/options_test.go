@@ -175,3 +175,65 @@ service_account_key_id = 5de993f4
 		}
 	}
 }
+
+func TestEveryOptionIsDocumented(t *testing.T) {
+	documented := map[string]bool{}
+	for _, d := range Docs {
+		documented[d.Key] = true
+	}
+	for _, k := range Keys() {
+		if !documented[k] {
+			t.Errorf("option %s has no entry in Docs", k)
+		}
+	}
+	for k := range documented {
+		if _, ok := setters[k]; !ok {
+			t.Errorf("Docs lists %s, which Set does not accept", k)
+		}
+	}
+}
+
+func TestSystemMountOptions(t *testing.T) {
+	var o Options
+	err := o.ParseMountOptions("rw,nosuid,nodev,noatime,noexec,_netdev,noauto,user,x-systemd.automount,x-systemd.idle-timeout=60,ro,nonempty,uid=1000,gid=0,umask=027,default_permissions,debug=api,fsname=work,metrics=127.0.0.1:9464,log_level=debug,log_format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Defaults()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !o.ReadOnly || !o.NonEmpty || o.UID == nil || *o.UID != 1000 || o.GID == nil || *o.GID != 0 || o.Umask == nil || *o.Umask != 0o27 ||
+		!o.DefaultPermissions || !o.DebugAPI || o.DebugFUSE || o.FSName != "work" || o.MetricsAddr != "127.0.0.1:9464" ||
+		o.LogLevel != "debug" || o.LogFormat != "json" {
+		t.Fatalf("options %+v", o)
+	}
+	if err := o.ParseMountOptions("rw,debug"); err != nil || o.ReadOnly || !o.DebugAPI || !o.DebugFUSE {
+		t.Fatalf("rw,debug: %v %+v", err, o)
+	}
+	if err := o.ParseMountOptions("uid=root"); err != nil || *o.UID != 0 {
+		t.Fatalf("uid=root: %v", err)
+	}
+	for _, bad := range []string{"umask=999", "uid=no-such-user-here", "debug=loud", "metrics=0.0.0.0:9464", "metrics=nope"} {
+		var p Options
+		err := p.ParseMountOptions(bad)
+		if err == nil {
+			p.Defaults()
+			err = p.Validate()
+		}
+		if err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestMountKey(t *testing.T) {
+	a, b := MountKey("/home/ann/bim"), MountKey("/home/ann/bim2")
+	if a == b || !strings.HasPrefix(a, "home-ann-bim-") || MountKey("/home/ann/bim/") != a {
+		t.Fatalf("keys %q %q", a, b)
+	}
+	long := MountKey("/" + strings.Repeat("x", 300) + "/ü space")
+	if len(long) > 50 || strings.ContainsAny(long, "/ ") {
+		t.Fatalf("long key %q", long)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"os/user"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,9 +47,25 @@ var setters = map[string]func(o *Options, v string) error{
 		}
 		return nil
 	},
-	"noxattr":              boolSetter(func(o *Options) *bool { return &o.NoXattrs }),
-	"allow_other":          boolSetter(func(o *Options) *bool { return &o.AllowOther }),
-	"debug":                boolSetter(func(o *Options) *bool { return &o.Debug }),
+	"noxattr":     boolSetter(func(o *Options) *bool { return &o.NoXattrs }),
+	"allow_other": boolSetter(func(o *Options) *bool { return &o.AllowOther }),
+	"debug":       setDebug,
+	"ro":          boolSetter(func(o *Options) *bool { return &o.ReadOnly }),
+	"rw": func(o *Options, v string) error {
+		b, err := parseBool(v)
+		o.ReadOnly = !b
+		return err
+	},
+	"nonempty":             boolSetter(func(o *Options) *bool { return &o.NonEmpty }),
+	"fsname":               func(o *Options, v string) error { o.FSName = v; return nil },
+	"uid":                  idSetter(func(o *Options) **uint32 { return &o.UID }, lookupUser),
+	"gid":                  idSetter(func(o *Options) **uint32 { return &o.GID }, lookupGroup),
+	"umask":                setUmask,
+	"default_permissions":  boolSetter(func(o *Options) *bool { return &o.DefaultPermissions }),
+	"log_file":             func(o *Options, v string) error { o.LogFile = v; return nil },
+	"log_level":            func(o *Options, v string) error { o.LogLevel = strings.ToLower(v); return nil },
+	"log_format":           func(o *Options, v string) error { o.LogFormat = strings.ToLower(v); return nil },
+	"metrics":              func(o *Options, v string) error { o.MetricsAddr = v; return nil },
 	"insecure_skip_verify": boolSetter(func(o *Options) *bool { return &o.InsecureSkipVerify }),
 }
 
@@ -100,7 +118,7 @@ func (o *Options) Set(key, value string) error {
 func (o *Options) ParseMountOptions(s string) error {
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
-		if part == "" || ignoredMountOptions[part] {
+		if part == "" || ignoredMountOptions[part] || strings.HasPrefix(part, "x-") || strings.HasPrefix(part, "comment=") {
 			continue
 		}
 		key, value, hasValue := strings.Cut(part, "=")
@@ -114,10 +132,99 @@ func (o *Options) ParseMountOptions(s string) error {
 	return nil
 }
 
-// ignoredMountOptions are generic options mount(8) and fstab add.
+// ignoredMountOptions are generic options mount(8), mount.fuse3 and fstab
+// add; they either mean nothing to a FUSE filesystem or are enforced by the
+// kernel and mount(8) themselves. Options starting with "x-" (x-systemd.*,
+// x-gvfs-*) are for other programs and are skipped too.
 var ignoredMountOptions = map[string]bool{
-	"rw": true, "defaults": true, "auto": true, "noauto": true, "user": true, "nouser": true,
+	"defaults": true, "auto": true, "noauto": true, "user": true, "nouser": true, "users": true, "owner": true,
 	"_netdev": true, "nofail": true, "dev": true, "nodev": true, "suid": true, "nosuid": true, "exec": true, "noexec": true,
+	"atime": true, "noatime": true, "relatime": true, "norelatime": true, "strictatime": true, "nodiratime": true,
+	"lazytime": true, "nolazytime": true, "sync": true, "async": true, "dirsync": true, "silent": true, "loud": true,
+}
+
+// setDebug parses -o debug, debug=api, debug=fuse, debug=all and booleans.
+func setDebug(o *Options, v string) error {
+	switch strings.ToLower(v) {
+	case "api":
+		o.Debug, o.DebugAPI = true, true
+	case "fuse", "kernel":
+		o.Debug, o.DebugFUSE = true, true
+	case "all":
+		o.Debug, o.DebugAPI, o.DebugFUSE = true, true, true
+	default:
+		b, err := parseBool(v)
+		if err != nil {
+			return fmt.Errorf("debug must be api, fuse, all or a boolean, got %q", v)
+		}
+		o.Debug, o.DebugAPI, o.DebugFUSE = b, b, b
+	}
+	return nil
+}
+
+// idSetter parses a numeric ID or a name looked up with lookup.
+func idSetter(field func(*Options) **uint32, lookup func(string) (string, error)) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		s := v
+		if _, err := strconv.ParseUint(s, 10, 32); err != nil {
+			if s, err = lookup(v); err != nil {
+				return fmt.Errorf("%q is neither a number nor a known name", v)
+			}
+		}
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return fmt.Errorf("invalid ID %q", v)
+		}
+		id := uint32(n)
+		*field(o) = &id
+		return nil
+	}
+}
+
+func lookupUser(name string) (string, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return u.Uid, nil
+}
+
+func lookupGroup(name string) (string, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return "", err
+	}
+	return g.Gid, nil
+}
+
+// setUmask parses an octal mask such as 022 or 0027.
+func setUmask(o *Options, v string) error {
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n > 0o777 {
+		return fmt.Errorf("umask must be octal from 000 to 777, got %q", v)
+	}
+	m := uint32(n)
+	o.Umask = &m
+	return nil
+}
+
+// checkLoopback accepts host:port addresses whose host is a loopback IP or
+// "localhost": listeners without TLS and authentication stay on this machine.
+func checkLoopback(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: want HOST:PORT such as 127.0.0.1:9464", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("address %q: invalid port", addr)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("address %q is not a loopback address (use 127.0.0.1 or [::1]): metrics are served without TLS or authentication", addr)
 }
 
 // LoadFile reads a config file into o. A missing file at the default path

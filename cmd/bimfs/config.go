@@ -4,9 +4,10 @@ import (
 	"github.com/bimfs/bimfs/mountopts"
 )
 
-// loadOptions reads the config file (the default one may be absent) and
-// applies an -o string on top.
-func loadOptions(configPath, dashO string) (*mountopts.Options, error) {
+// loadOptions reads the config file (the default one may be absent),
+// applies an -o string on top, lets adjust change the result (flags), then
+// fills defaults and validates.
+func loadOptions(configPath, dashO string, adjust func(*mountopts.Options) error) (*mountopts.Options, error) {
 	var o mountopts.Options
 	mustExist := configPath != ""
 	if configPath == "" {
@@ -22,18 +23,14 @@ func loadOptions(configPath, dashO string) (*mountopts.Options, error) {
 			return nil, usageError{err}
 		}
 	}
+	if adjust != nil {
+		if err := adjust(&o); err != nil {
+			return nil, err
+		}
+	}
 	o.Defaults()
 	if err := o.Validate(); err != nil {
 		return nil, usagef("invalid configuration:\n%v", err)
 	}
 	return &o, nil
-}
-
-// stringList collects repeated -o flags.
-type stringList []string
-
-func (s *stringList) String() string { return "" }
-func (s *stringList) Set(v string) error {
-	*s = append(*s, v)
-	return nil
 }

@@ -22,7 +22,7 @@ import (
 func startDaemon(t *testing.T, home, cfg, mnt string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bimfsBin, "mount", "--config", cfg, mnt)
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	cmd.Env = testEnv(home)
 	logf, err := os.Create(filepath.Join(home, fmt.Sprintf("bimfs-%d.log", time.Now().UnixNano())))
 	if err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ func TestLoginBIM360WithBrowser(t *testing.T) {
 	cfg := writeConfig(t, home, fmt.Sprintf("[account work]\nservice = bim360\nbase_url = %s\nclient_id = %s\nredirect_uri = http://127.0.0.1:0/callback\n",
 		emu.URL, emu.Options().ClientID))
 	cmd := exec.Command(bimfsBin, "login", "--config", cfg, "--no-browser", "work")
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	cmd.Env = testEnv(home)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestLoginBIMcloudPasswordStdin(t *testing.T) {
 	cfg := writeConfig(t, home, fmt.Sprintf("[account office]\nservice = bimcloud\nbase_url = %s\n", emu.URL))
 	login := func(password string) (string, error) {
 		cmd := exec.Command(bimfsBin, "login", "--config", cfg, "--password-stdin", "--user", bcemu.DefaultUser, "office")
-		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+		cmd.Env = testEnv(home)
 		cmd.Stdin = strings.NewReader(password + "\n")
 		var b strings.Builder
 		cmd.Stdout, cmd.Stderr = &b, &b

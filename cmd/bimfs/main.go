@@ -1,69 +1,76 @@
 // Command bimfs mounts BIM 360 / ACC Docs and BIMcloud accounts as a
 // filesystem.
 //
-//	bimfs mount [--config FILE] [-o k=v,…] [--demo] MOUNTPOINT
-//	bimfs login [--config FILE] [--password-stdin] ACCOUNT
-//	bimfs logout [--config FILE] ACCOUNT
-//	bimfs status [--config FILE]
-//	bimfs version
+//	bimfs mount [--daemon] [--config FILE] [-o k=v,…] [--demo] MOUNTPOINT
+//	bimfs SOURCE MOUNTPOINT -o OPTIONS      (mount(8) / fstab helper form)
+//	bimfs unmount [--wait] MOUNTPOINT
+//	bimfs status [--json] [--watch] [--cache-dir DIR]
+//	bimfs login|logout ACCOUNT
+//	bimfs version, bimfs completion bash|zsh|fish
+//
+// Exit status: 0 on success, 1 on failures at run time, 2 for bad command
+// lines and configs; `bimfs status` exits 1 when an upload needs attention.
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
+	"os/user"
+	"strings"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 // exitUsage is the exit status for bad command lines and bad configs.
 const exitUsage = 2
 
-var commands = map[string]func(args []string) error{
-	"mount":   runMount,
-	"login":   runLogin,
-	"logout":  runLogout,
-	"status":  runStatus,
-	"version": func([]string) error { fmt.Println("bimfs", version); return nil },
-}
-
 func main() {
-	if len(os.Args) < 2 {
-		usage(os.Stderr)
-		os.Exit(exitUsage)
+	os.Exit(runCLI(os.Args))
+}
+
+// runCLI executes one command line and returns the exit status.
+func runCLI(argv []string) int {
+	restoreHome()
+	args, err := helperArgs(argv)
+	if err != nil {
+		return fail(err)
 	}
-	cmd, ok := commands[os.Args[1]]
-	if !ok {
-		if os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
-			usage(os.Stdout)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "bimfs: unknown command %q\n", os.Args[1])
-		usage(os.Stderr)
-		os.Exit(exitUsage)
+	root := newRootCmd()
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		return fail(err)
 	}
-	if err := cmd(os.Args[2:]); err != nil {
-		fmt.Fprintln(os.Stderr, "bimfs:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(exitUsage)
-		}
-		os.Exit(1)
+	return 0
+}
+
+// restoreHome sets HOME from the user database when it is missing: mount(8)
+// removes it from the environment of helpers, and the config, token and
+// cache locations derive from it.
+func restoreHome() {
+	if os.Getenv("HOME") != "" {
+		return
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		os.Setenv("HOME", u.HomeDir)
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage:
-  bimfs mount [--config FILE] [-o k=v,...] [--demo] MOUNTPOINT
-  bimfs login [--config FILE] [--password-stdin] [--user NAME] ACCOUNT
-  bimfs logout [--config FILE] ACCOUNT
-  bimfs status [--config FILE]
-  bimfs version
-`)
+// fail prints err, tells a waiting parent of a background mount, and
+// returns the exit status for it.
+func fail(err error) int {
+	code := 1
+	var ue usageError
+	var ce exitCodeError
+	switch {
+	case errors.As(err, &ce):
+		code = ce.code
+	case errors.As(err, &ue), isCobraUsageError(err):
+		code = exitUsage
+	}
+	if !errors.As(err, &ce) || ce.error != nil {
+		fmt.Fprintln(os.Stderr, "bimfs:", err)
+	}
+	readiness.failed(err, code)
+	return code
 }
 
 // usageError marks errors in what the user typed or configured.
@@ -73,17 +80,26 @@ func (e usageError) Unwrap() error { return e.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// newFlags returns a flag set whose errors are returned, not fatal.
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	return fs
+// exitCodeError ends the program with code; a nil error prints nothing.
+type exitCodeError struct {
+	error
+	code int
 }
 
-func newLogger(debug bool) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
+func (e exitCodeError) Error() string {
+	if e.error == nil {
+		return fmt.Sprintf("exit status %d", e.code)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return e.error.Error()
+}
+
+// isCobraUsageError recognises the argument errors cobra raises itself.
+func isCobraUsageError(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires "} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,11 +30,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testEnv is the environment of a bimfs run with a private HOME, config,
+// cache and runtime directory, so no real config, token, cache or control
+// socket is touched and `bimfs status` sees only this test's mounts.
+func testEnv(home string) []string {
+	return append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_RUNTIME_DIR="+filepath.Join(home, "run"), "NOTIFY_SOCKET=")
+}
+
 // run executes bimfs with a private HOME so no real config or token is touched.
 func run(t *testing.T, home string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(bimfsBin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	cmd.Env = testEnv(home)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -48,8 +57,10 @@ func run(t *testing.T, home string, args ...string) (string, int) {
 
 func TestVersionAndUsage(t *testing.T) {
 	home := t.TempDir()
-	if out, code := run(t, home, "version"); code != 0 || !strings.HasPrefix(out, "bimfs ") {
-		t.Fatalf("version: %d %q", code, out)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if out, code := run(t, home, args...); code != 0 || !strings.HasPrefix(out, "bimfs ") || !strings.Contains(out, runtime.Version()) {
+			t.Fatalf("%v: %d %q", args, code, out)
+		}
 	}
 	if out, code := run(t, home, "frobnicate"); code != exitUsage || !strings.Contains(out, "unknown command") {
 		t.Fatalf("unknown command: %d %q", code, out)
@@ -115,7 +126,7 @@ func TestDemoMountLifecycle(t *testing.T) {
 	home := t.TempDir()
 	mnt := t.TempDir()
 	cmd := exec.Command(bimfsBin, "mount", "--demo", "-o", "cache_dir="+filepath.Join(home, "cache"), mnt)
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	cmd.Env = testEnv(home)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {

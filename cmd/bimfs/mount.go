@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,59 +9,276 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bimfs/bimfs/cache"
+	"github.com/bimfs/bimfs/cmd/bimfs/internal/apistats"
+	"github.com/bimfs/bimfs/cmd/bimfs/internal/control"
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
+	"github.com/bimfs/bimfs/cmd/bimfs/internal/metrics"
+	"github.com/bimfs/bimfs/cmd/bimfs/internal/tracked"
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/wiring"
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/mountopts"
 	"github.com/bimfs/bimfs/remote"
+	bimemu "github.com/bimfs/bimfs/remote/bim360/emulator"
 )
 
-func runMount(args []string) error {
-	f := newFlags("mount")
-	configPath := f.String("config", "", "config file (default "+mountopts.DefaultConfigPath()+")")
-	var dashO stringList
-	f.Var(&dashO, "o", "mount options k=v,… (repeatable); see README")
-	useDemo := f.Bool("demo", false, "serve built-in emulators with sample projects (no credentials needed)")
-	debug := f.Bool("debug", false, "log every kernel request and API call")
-	positional, err := parseInterspersed(f, args)
-	if err != nil {
-		return usageError{err}
+// mountFlags are the flags of `bimfs mount`.
+type mountFlags struct {
+	config        string
+	options       []string
+	demo          bool
+	debug         bool
+	daemon        bool
+	allowNonEmpty bool
+	logFile       string
+	logLevel      string
+	logFormat     string
+	fsname        string
+	readyTimeout  time.Duration
+	demoRate      string
+}
+
+func newMountCmd() *cobra.Command {
+	f := &mountFlags{}
+	c := &cobra.Command{
+		Use:   "mount [flags] MOUNTPOINT",
+		Short: "Mount the configured accounts (or the demo) on MOUNTPOINT",
+		Long: `Mount the configured accounts on MOUNTPOINT.
+
+In the foreground (the default) bimfs runs until SIGINT or SIGTERM, which
+unmount cleanly; under systemd with Type=notify it reports readiness. With
+--daemon it returns once the mount is ready and keeps running in the
+background; stop it with "bimfs unmount MOUNTPOINT".
+
+Options for -o (comma separated, repeatable; also keys of the config file):
+` + mountopts.HelpTable() + `  config=FILE                config file (default ` + mountopts.DefaultConfigPath() + `)
+  demo                       same as --demo
+
+Generic mount options (rw, nosuid, nodev, noexec, noatime, _netdev, noauto,
+user, nofail, x-systemd.*, ...) are accepted and left to mount(8) and the kernel.`,
+		Example: `  bimfs mount --demo ~/bim
+  bimfs mount --daemon -o ro,cache_dir=/var/cache/bimfs /mnt/bim
+  mount -t fuse.bimfs bimfs /mnt/bim -o config=/etc/bimfs/config,_netdev`,
+		Args: exactArgs(1, "MOUNTPOINT"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runMount(c, f, args[0])
+		},
 	}
-	if len(positional) != 1 {
-		return usagef("mount needs exactly one MOUNTPOINT")
+	fl := c.Flags()
+	fl.StringVar(&f.config, "config", "", "config file (default "+mountopts.DefaultConfigPath()+")")
+	fl.StringArrayVarP(&f.options, "options", "o", nil, "mount options k=v,... (repeatable; listed above)")
+	fl.BoolVar(&f.demo, "demo", false, "serve built-in emulators with sample projects (no credentials needed; private temporary cache)")
+	fl.BoolVar(&f.debug, "debug", false, "log every API call and kernel request (-o debug=all)")
+	fl.BoolVar(&f.daemon, "daemon", false, "mount in the background; return once the mount is ready")
+	fl.BoolVar(&f.allowNonEmpty, "allow-non-empty", false, "mount over a directory that has entries (-o nonempty)")
+	fl.StringVar(&f.logFile, "log-file", "", "write the log to this file (default standard error; for --daemon "+"$XDG_RUNTIME_DIR/bimfs/<mount>.log)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.fsname, "fsname", "", "source shown in mount tables (-o fsname=)")
+	fl.DurationVar(&f.readyTimeout, "ready-timeout", 2*time.Minute, "with --daemon: how long to wait for the mount to be ready")
+	fl.StringVar(&f.demoRate, "demo-rate", "", "with --demo: cap BIM 360 transfers to this many bytes per second (e.g. 4MiB), to watch uploads progress")
+	fl.MarkHidden("fsname")
+	fl.MarkHidden("demo-rate")
+	return c
+}
+
+// cliOptions are the -o options the command line handles itself.
+type cliOptions struct {
+	config string
+	demo   bool
+}
+
+// splitCLIOptions takes config=FILE and demo out of an -o string.
+func splitCLIOptions(s string) (rest string, cli cliOptions, err error) {
+	var keep []string
+	for _, part := range strings.Split(s, ",") {
+		p := strings.TrimSpace(part)
+		switch {
+		case strings.HasPrefix(p, "config="):
+			cli.config = strings.TrimPrefix(p, "config=")
+		case p == "demo":
+			cli.demo = true
+		case strings.HasPrefix(p, "setuid=") || p == "drop_privileges":
+			// mount.fuse3 acts on these before it starts bimfs; they only
+			// arrive here when mount(8) ran /sbin/mount.fuse.bimfs.
+			return "", cli, usagef("option %s is handled by mount.fuse3: remove /sbin/mount.fuse.bimfs so mount(8) uses mount.fuse3 (bimfs must be on its PATH, e.g. /usr/local/bin)", p)
+		case p != "":
+			keep = append(keep, p)
+		}
 	}
-	mountpoint, err := checkMountpoint(positional[0])
-	if err != nil {
-		return usageError{err}
-	}
-	opts, err := loadOptions(*configPath, strings.Join(dashO, ","))
+	return strings.Join(keep, ","), cli, nil
+}
+
+func runMount(c *cobra.Command, f *mountFlags, dir string) error {
+	dashO, cli, err := splitCLIOptions(strings.Join(f.options, ","))
 	if err != nil {
 		return err
 	}
-	opts.Debug = opts.Debug || *debug
-	log := newLogger(opts.Debug)
+	configPath := f.config
+	if configPath == "" {
+		configPath = cli.config
+	}
+	useDemo := f.demo || cli.demo
+	explicitCache := false
+	opts, err := loadOptions(configPath, dashO, func(o *mountopts.Options) error {
+		explicitCache = o.CacheDir != ""
+		fl := c.Flags()
+		if f.debug {
+			o.Debug, o.DebugAPI, o.DebugFUSE = true, true, true
+		}
+		if fl.Changed("log-file") {
+			o.LogFile = f.logFile
+		}
+		if fl.Changed("log-level") || o.LogLevel == "" {
+			o.LogLevel = strings.ToLower(f.logLevel)
+		}
+		if fl.Changed("log-format") || o.LogFormat == "" {
+			o.LogFormat = strings.ToLower(f.logFormat)
+		}
+		if f.allowNonEmpty {
+			o.NonEmpty = true
+		}
+		if f.fsname != "" {
+			o.FSName = f.fsname
+		}
+		return checkLogOptions(o)
+	})
+	if err != nil {
+		return err
+	}
+	if err := checkOwnershipOptions(opts); err != nil {
+		return err
+	}
+	mountpoint, err := checkMountpoint(dir, opts.NonEmpty)
+	if err != nil {
+		return usageError{err}
+	}
+	if !explicitCache && !useDemo {
+		opts.CacheDir = mountopts.MountCacheDir(mountpoint)
+	}
+	// Absolute paths: a background mount leaves the working directory.
+	if opts.CacheDir, err = filepath.Abs(opts.CacheDir); err != nil {
+		return usageError{err}
+	}
+	if opts.LogFile != "" && opts.LogFile != "-" {
+		if opts.LogFile, err = filepath.Abs(opts.LogFile); err != nil {
+			return usageError{err}
+		}
+	}
+
+	if f.daemon && !readiness.background() {
+		logPath := opts.LogFile
+		if logPath == "" {
+			if logPath, err = control.LogPath(mountpoint); err != nil {
+				return err
+			}
+		}
+		// The same command line (helper forms translated) without --daemon.
+		args, err := helperArgs(os.Args)
+		if err != nil {
+			return err
+		}
+		args = removeArg(removeArg(args, "--daemon"), "--daemon=true")
+		if err := startBackground(args, logPath, f.readyTimeout); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bimfs: mounted %s in the background (log: %s)\n", mountpoint, logPath)
+		return nil
+	}
+	var demoOpts demo.Options
+	if f.demoRate != "" {
+		rate, err := mountopts.ParseSize(f.demoRate)
+		if err != nil {
+			return usagef("--demo-rate: %v", err)
+		}
+		demoOpts.BIM360 = bimemu.Options{BytesPerSecond: rate}
+	}
+	return serveMount(opts, mountpoint, useDemo, explicitCache, demoOpts)
+}
+
+func removeArg(args []string, drop string) []string {
+	out := args[:0:0]
+	for _, a := range args {
+		if a != drop {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// checkOwnershipOptions refuses uid=, gid=, umask= and default_permissions
+// for now: the filesystem cannot apply them yet, and silently showing
+// other owners or modes than asked for would mislead access decisions.
+func checkOwnershipOptions(o *mountopts.Options) error {
+	var set []string
+	if o.UID != nil {
+		set = append(set, "uid")
+	}
+	if o.GID != nil {
+		set = append(set, "gid")
+	}
+	if o.Umask != nil {
+		set = append(set, "umask")
+	}
+	if o.DefaultPermissions {
+		set = append(set, "default_permissions")
+	}
+	if len(set) > 0 {
+		return usagef("option %s: this build of bimfs cannot apply ownership and permission options yet; files show the mounting user and modes 0644/0755", strings.Join(set, ", "))
+	}
+	return nil
+}
+
+// serveMount mounts and serves until unmounted or signalled.
+func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCache bool, demoOpts demo.Options) error {
+	log, logCloser, err := openLog(opts)
+	if err != nil {
+		return err
+	}
+	defer logCloser.Close()
 	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	env := wiring.Env{Logger: log, InsecureSkipVerify: opts.InsecureSkipVerify}
+	var apiLog *slog.Logger
+	if opts.DebugAPI || opts.LogLevel == "debug" {
+		apiLog = log.With("component", "api")
+	}
+	rec := apistats.New(apiLog)
+	env := wiring.Env{Logger: log, InsecureSkipVerify: opts.InsecureSkipVerify, WrapTransport: rec.Transport}
 	accounts := opts.Accounts
-	if *useDemo {
-		d, err := demo.Start(ctx, demo.Options{}, env)
+	if useDemo {
+		d, err := demo.Start(ctx, demoOpts, env)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
 		env, accounts = d.Env, d.Accounts
 		log.Info("demo servers running", "bim360", d.BIM360.URL, "bimcloud", d.BIMcloud.URL)
+		if !explicitCache {
+			tmp, err := os.MkdirTemp("", "bimfs-demo-cache-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			opts.CacheDir = tmp
+		}
 	}
 	if len(accounts) == 0 {
 		return usagef("no accounts configured in %s; add an [account NAME] section or use --demo", mountopts.DefaultConfigPath())
 	}
+
+	lock, err := lockCacheDir(opts.CacheDir, mountpoint)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
 
 	wiring.LimitMemory(opts.MemoryCache)
 	c, err := cache.New(cache.Options{
@@ -79,6 +295,7 @@ func runMount(args []string) error {
 	}
 	defer c.Close()
 
+	paths := tracked.NewPaths()
 	var mounted []fs.Account
 	defer func() {
 		for _, a := range mounted {
@@ -93,13 +310,18 @@ func runMount(args []string) error {
 			}
 			return fmt.Errorf("account %s: %w", a.Name, err)
 		}
-		mounted = append(mounted, fs.Account{Name: a.Name, Backend: b, Identity: wiring.Identity(a)})
+		mounted = append(mounted, fs.Account{Name: a.Name, Backend: tracked.Wrap(a.Name, b, paths, opts.ReadOnly), Identity: wiring.Identity(a)})
 	}
 
+	fsname := opts.FSName
+	if fsname == "" {
+		fsname = "bimfs"
+	}
+	stagingDir := filepath.Join(opts.CacheDir, "staging")
 	m, err := fusefs.Mount(mountpoint, mounted, fusefs.Options{
 		Options: fs.Options{
 			MetadataTTL:    opts.MetadataTTL,
-			StagingDir:     filepath.Join(opts.CacheDir, "staging"),
+			StagingDir:     stagingDir,
 			StatePath:      filepath.Join(opts.CacheDir, "state.db"),
 			AsyncWriteback: opts.AsyncWriteback,
 			Cache:          c,
@@ -109,14 +331,54 @@ func runMount(args []string) error {
 		AttrTimeout:     opts.AttrTimeout,
 		NegativeTimeout: opts.NegativeTimeout,
 		NoXattrs:        opts.NoXattrs,
-		Debug:           opts.Debug,
+		Debug:           opts.DebugFUSE,
 		AllowOther:      opts.AllowOther,
-		FSName:          "bimfs",
+		FSName:          fsname,
 	})
 	if err != nil {
 		return fmt.Errorf("mounting on %s: %w", mountpoint, err)
 	}
-	log.Info("mounted", "mountpoint", mountpoint, "accounts", len(mounted))
+	src := &mountStatus{
+		started: time.Now(), mountpoint: mountpoint, cacheDir: opts.CacheDir, tempCache: useDemo && !explicitCache, stagingDir: stagingDir,
+		readOnly: opts.ReadOnly, cache: c, api: rec, paths: paths,
+	}
+	for i, a := range accounts {
+		src.accounts = append(src.accounts, control.Account{Name: a.Name, Service: a.Service, BaseURL: a.BaseURL,
+			Writable: mounted[i].Backend.Features().Writable})
+	}
+	// From here on the mount exists: failures must unmount it again.
+	cleanup := func() {
+		if err := m.Unmount(); err != nil {
+			log.Error("unmount failed", "mountpoint", mountpoint, "err", err)
+		}
+		m.Wait()
+	}
+	ctl, err := control.Serve(mountpoint, src)
+	if err != nil {
+		log.Warn("no control socket: bimfs status shows this mount from its journal only", "err", err)
+	} else {
+		defer ctl.Close()
+	}
+	if opts.MetricsAddr != "" {
+		ms, err := metrics.Serve(opts.MetricsAddr, src)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		defer ms.Close()
+		log.Info("serving metrics", "url", "http://"+ms.Addr().String()+"/metrics")
+	}
+	log.Info("mounted", "mountpoint", mountpoint, "accounts", len(mounted), "cache_dir", opts.CacheDir, "read_only", opts.ReadOnly)
+	if !explicitCache && !useDemo {
+		warnLegacyStaging(log)
+	}
+	background := readiness.background()
+	readiness.ready("mounted on " + mountpoint)
+	if background {
+		// Do not keep the starting shell's directory (maybe on a disk
+		// someone wants to unmount) busy for the life of the mount.
+		_ = os.Chdir("/")
+	}
 
 	done := make(chan struct{})
 	go func() { m.Wait(); close(done) }()
@@ -126,6 +388,7 @@ func runMount(args []string) error {
 			log.Info("unmounted", "mountpoint", mountpoint)
 			return nil
 		case <-ctx.Done():
+			readiness.stopping()
 			if err := m.Unmount(); err != nil {
 				log.Error("unmount failed; close open files and signal again", "mountpoint", mountpoint, "err", err)
 				stop()
@@ -139,85 +402,15 @@ func runMount(args []string) error {
 	}
 }
 
-// checkMountpoint resolves dir and refuses one that is missing, not a
-// directory, or already a mount point.
-func checkMountpoint(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
+// warnLegacyStaging points at uploads staged by versions that kept one
+// shared cache directory: mounts now use one per mountpoint, so those
+// uploads wait until a mount uses the old directory again.
+func warnLegacyStaging(log *slog.Logger) {
+	old := mountopts.DefaultCacheDir()
+	ups, err := control.JournalUploads(filepath.Join(old, "staging"), nil, true)
+	if err != nil || len(ups) == 0 {
+		return
 	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return "", fmt.Errorf("mountpoint %s does not exist; create it with mkdir -p %s", abs, abs)
-		}
-		// ENOTCONN: a crashed mount left the directory behind.
-		return "", fmt.Errorf("mountpoint %s is unusable (%v); if an old bimfs died, run fusermount3 -u %s", abs, err, abs)
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("mountpoint %s is not a directory", abs)
-	}
-	if isMounted(abs) {
-		return "", fmt.Errorf("mountpoint %s is busy: something is already mounted there (unmount it with fusermount3 -u %s)", abs, abs)
-	}
-	return abs, nil
-}
-
-// isMounted reports whether dir appears as a mount point in
-// /proc/self/mountinfo.
-func isMounted(dir string) bool {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
-			return true
-		}
-	}
-	return false
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for space …) of
-// /proc/self/mountinfo paths.
-func unescapeMountinfo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%3o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-// parseInterspersed parses flags that may come before or after positional
-// arguments ("bimfs mount ~/bim -o ro" as well as "bimfs mount -o ro ~/bim").
-func parseInterspersed(f interface {
-	Parse([]string) error
-	Args() []string
-}, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := f.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := f.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		if rest[0] == "--" {
-			return append(positional, rest[1:]...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
+	log.Warn("uploads staged in the shared cache directory of earlier versions wait there; mount once with -o cache_dir="+old+" to upload them",
+		"count", len(ups), "dir", filepath.Join(old, "staging"))
 }

@@ -279,3 +279,40 @@ func TestMaxRetryAfterOption(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// roundTripFunc adapts a function to http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestCallInContext checks that a transport below the client sees the
+// operation name and the attempt number of every request.
+func TestCallInContext(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	var seen []Call
+	c := fastClient()
+	c.HTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		call, ok := CallFrom(r.Context())
+		if !ok {
+			t.Error("request without Call")
+		}
+		seen = append(seen, call)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	resp, err := c.Do(context.Background(), "test.Get", get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(seen) != 2 || seen[0] != (Call{"test.Get", 1}) || seen[1] != (Call{"test.Get", 2}) {
+		t.Fatalf("calls %+v", seen)
+	}
+}

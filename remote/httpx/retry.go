@@ -69,7 +69,7 @@ func (c *Client) Do(ctx context.Context, op string, newReq func(ctx context.Cont
 	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		req, err := newReq(ctx)
+		req, err := newReq(WithCall(ctx, Call{Op: op, Attempt: attempt}))
 		if err != nil {
 			return nil, &remote.Error{Kind: remote.Invalid, Op: op, Err: err}
 		}

@@ -29,6 +29,9 @@ type Env struct {
 	Logger   *slog.Logger
 	// InsecureSkipVerify disables TLS certificate checks (opt-in only).
 	InsecureSkipVerify bool
+	// WrapTransport, if set, wraps the HTTP transport of every backend
+	// (API call logging and metrics).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // TokenStore returns the token file of account.
@@ -51,6 +54,9 @@ func (e Env) httpClient() *http.Client {
 	t.ResponseHeaderTimeout = 2 * time.Minute
 	if e.InsecureSkipVerify {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if e.WrapTransport != nil {
+		return &http.Client{Transport: e.WrapTransport(t)}
 	}
 	return &http.Client{Transport: t}
 }
