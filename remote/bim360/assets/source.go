@@ -223,7 +223,7 @@ func (s *Source) fileEntry(n node, h *held, name string) remote.Entry {
 // logged once.
 func (s *Source) snapshot(ctx context.Context, n node, refresh bool) (*held, error) {
 	key := n.hub + "|" + n.project
-	now := s.now()
+	now := s.clock()
 	s.mu.Lock()
 	h := s.snaps[key]
 	fresh := h != nil && (!refresh || now.Sub(h.cur.At) < s.ttl)
@@ -242,7 +242,7 @@ func (s *Source) snapshot(ctx context.Context, n node, refresh bool) (*held, err
 	ch := s.group.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 		defer cancel()
-		snap, err := Fetch(fctx, s.c, n.project, container, s.now())
+		snap, err := Fetch(fctx, s.c, n.project, container, s.clock())
 		if err != nil {
 			return nil, err
 		}
@@ -285,4 +285,18 @@ func (s *Source) snapshot(ctx context.Context, n node, refresh bool) (*held, err
 		}
 		return r.Val.(*held), nil
 	}
+}
+
+// SetClock replaces the clock that ages snapshots (tests).
+func (s *Source) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	s.now = now
+	s.mu.Unlock()
+}
+
+func (s *Source) clock() time.Time {
+	s.mu.Lock()
+	now := s.now
+	s.mu.Unlock()
+	return now()
 }

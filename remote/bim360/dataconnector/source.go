@@ -148,7 +148,7 @@ func NewSource(c *Client, s3 *httpx.Client, ttl time.Duration, log *slog.Logger)
 	s := &Source{c: c, s3: s3, ttl: ttl, log: log, now: time.Now,
 		requests: map[string]cached[[]Request]{}, jobs: map[string]cached[[]Job]{},
 		listings: map[string][]DataFile{}, forbidden: map[string]time.Time{}}
-	s.urls = newURLCache(c, func() time.Time { return s.now() })
+	s.urls = newURLCache(c, func() time.Time { return s.clock() })
 	return s
 }
 
@@ -282,7 +282,7 @@ func (s *Source) listFiles(ctx context.Context, parent node) ([]remote.Entry, er
 // lacks executive overview) shows an empty folder: it is logged once per
 // TTL, not reported on every listing.
 func (s *Source) listRequests(ctx context.Context, hub string) ([]Request, error) {
-	now := s.now()
+	now := s.clock()
 	s.mu.Lock()
 	if c, ok := s.requests[hub]; ok && now.Sub(c.at) < s.ttl {
 		s.mu.Unlock()
@@ -318,7 +318,7 @@ func (s *Source) listRequests(ctx context.Context, hub string) ([]Request, error
 // listJobs returns the request's successfully completed jobs, newest first.
 func (s *Source) listJobs(ctx context.Context, hub, request string) ([]Job, error) {
 	key := hub + "|" + request
-	now := s.now()
+	now := s.clock()
 	s.mu.Lock()
 	if c, ok := s.jobs[key]; ok && now.Sub(c.at) < s.ttl {
 		s.mu.Unlock()
@@ -430,4 +430,18 @@ func sortEntries(es []remote.Entry) {
 		}
 		return es[i].ID < es[j].ID
 	})
+}
+
+// SetClock replaces the clock that ages listings and signed URLs (tests).
+func (s *Source) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	s.now = now
+	s.mu.Unlock()
+}
+
+func (s *Source) clock() time.Time {
+	s.mu.Lock()
+	now := s.now
+	s.mu.Unlock()
+	return now()
 }

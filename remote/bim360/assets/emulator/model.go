@@ -309,3 +309,14 @@ func (s *Service) CustomAttributeNames(projectID string) []string {
 	}
 	return out
 }
+
+// CategoryCount returns the number of categories of a project, ROOT
+// included (0 for a project nobody added data to).
+func (s *Service) CategoryCount(projectID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.projects[projectID]; p != nil {
+		return len(p.categories)
+	}
+	return 0
+}

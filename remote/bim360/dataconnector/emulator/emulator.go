@@ -275,3 +275,23 @@ func sortJobs(jobs []*job, desc bool) []*job {
 }
 
 func isDesc(r *http.Request) bool { return strings.EqualFold(r.URL.Query().Get("sort"), "desc") }
+
+// Counts returns the number of data requests of an account and of their
+// jobs that completed successfully.
+func (s *Service) Counts(accountID string) (requests, completedJobs int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[accountID]
+	if a == nil {
+		return 0, 0
+	}
+	for _, r := range a.requests {
+		requests++
+		for _, j := range r.jobs {
+			if j.completion == "success" {
+				completedJobs++
+			}
+		}
+	}
+	return requests, completedJobs
+}
