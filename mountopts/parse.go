@@ -45,6 +45,8 @@ var setters = map[string]func(o *Options, v string) error{
 		return nil
 	},
 	"noxattr":              boolSetter(func(o *Options) *bool { return &o.NoXattrs }),
+	"data_connector":       offSetter(func(o *Options) *bool { return &o.NoDataConnector }),
+	"assets":               offSetter(func(o *Options) *bool { return &o.NoAssets }),
 	"allow_other":          boolSetter(func(o *Options) *bool { return &o.AllowOther }),
 	"debug":                boolSetter(func(o *Options) *bool { return &o.Debug }),
 	"insecure_skip_verify": boolSetter(func(o *Options) *bool { return &o.InsecureSkipVerify }),
@@ -58,6 +60,32 @@ var accountSetters = map[string]func(a *Account, v string) error{
 	"client_secret_file": func(a *Account, v string) error { a.ClientSecretFile = v; return nil },
 	"user_id":            func(a *Account, v string) error { a.UserID = v; return nil },
 	"redirect_uri":       func(a *Account, v string) error { a.RedirectURI = v; return nil },
+	"data_connector": func(a *Account, v string) error {
+		on, err := parseBool(v)
+		a.NoDataConnector = !on
+		return err
+	},
+	"assets": func(a *Account, v string) error {
+		on, err := parseBool(v)
+		a.NoAssets = !on
+		return err
+	},
+	"assets_prefix": func(a *Account, v string) error {
+		if !strings.HasPrefix(v, "/") {
+			return fmt.Errorf("must be a path such as /construction/assets/, got %q", v)
+		}
+		a.AssetsPrefix = v
+		return nil
+	},
+	"extras_ttl": func(a *Account, v string) error {
+		var o Options
+		err := durationSetter(func(o *Options) *time.Duration { return &o.MetadataTTL })(&o, v)
+		if err == nil && o.MetadataTTL < 0 {
+			err = fmt.Errorf("must not be negative")
+		}
+		a.ExtrasTTL = o.MetadataTTL
+		return err
+	},
 	"two_legged": func(a *Account, v string) error {
 		b, err := parseBool(v)
 		a.TwoLegged = b
@@ -141,7 +169,9 @@ func (o *Options) LoadFile(path string, mustExist bool) error {
 //	client_id = abc123
 //
 // Global keys are the -o keys; account keys are service, base_url,
-// client_id, client_secret_file, two_legged, user_id and redirect_uri.
+// client_id, client_secret_file, two_legged, user_id, redirect_uri, and for
+// bim360 data_connector (on/off), assets (on/off), assets_prefix and
+// extras_ttl.
 func (o *Options) Load(r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	var acct *Account
@@ -215,6 +245,15 @@ func durationSetter(field func(*Options) *time.Duration) func(*Options, string) 
 		}
 		*field(o) = d
 		return nil
+	}
+}
+
+// offSetter sets a "hide this" field from an on/off option: "off" sets it.
+func offSetter(field func(*Options) *bool) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		on, err := parseBool(v)
+		*field(o) = !on
+		return err
 	}
 }
 

@@ -81,6 +81,11 @@ func (e Env) bim360Config(a mountopts.Account) (bim360.Config, error) {
 		TokenStore:   store,
 		HTTP:         e.httpClient(),
 		Logger:       e.logger().With("account", a.Name),
+
+		NoDataConnector: a.NoDataConnector,
+		NoAssets:        a.NoAssets,
+		AssetsPrefix:    a.AssetsPrefix,
+		ExtrasTTL:       a.ExtrasTTL,
 	}, nil
 }
 
@@ -110,6 +115,10 @@ func Open(ctx context.Context, e Env, a mountopts.Account, o *mountopts.Options)
 		cfg, err := e.bim360Config(a)
 		if err != nil {
 			return nil, err
+		}
+		if o != nil {
+			cfg.NoDataConnector = cfg.NoDataConnector || o.NoDataConnector
+			cfg.NoAssets = cfg.NoAssets || o.NoAssets
 		}
 		return bim360.New(ctx, cfg)
 	case mountopts.ServiceBIMcloud:
