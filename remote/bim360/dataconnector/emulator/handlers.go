@@ -29,6 +29,8 @@ type wireRequest struct {
 	ReoccuringInterval int      `json:"reoccuringInterval"`
 	ServiceGroups      []string `json:"serviceGroups"`
 	EffectiveFrom      string   `json:"effectiveFrom"`
+	EffectiveTo        string   `json:"effectiveTo"`
+	CallbackURL        string   `json:"callbackUrl"`
 	CreatedAt          string   `json:"createdAt"`
 	UpdatedAt          string   `json:"updatedAt"`
 }
@@ -66,7 +68,8 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z
 func (r *request) wire() wireRequest {
 	return wireRequest{ID: r.id, AccountID: r.accountID, ProjectID: r.projectID, Description: r.description,
 		IsActive: true, ScheduleInterval: r.interval, ReoccuringInterval: 1, ServiceGroups: r.serviceGroups,
-		EffectiveFrom: stamp(r.effectiveFrom), CreatedAt: stamp(r.createdAt), UpdatedAt: stamp(r.createdAt)}
+		EffectiveFrom: stamp(r.effectiveFrom), EffectiveTo: stamp(r.effectiveFrom.AddDate(1, 0, 0)),
+		CreatedAt: stamp(r.createdAt), UpdatedAt: stamp(r.createdAt)}
 }
 
 func (j *job) wire() wireJob {
@@ -257,10 +260,11 @@ func (s *Service) handleData(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		u.Scheme = "https"
 	}
-	q := url.Values{}
-	q.Set("Expires", strconv.FormatInt(exp, 10))
-	q.Set("Signature", s.sign(j.id, name, exp))
-	u.RawQuery = q.Encode()
+	// The query has S3's four parameters in this order: the Postman
+	// collection splits the URL by position.
+	sig := s.sign(j.id, name, exp)
+	u.RawQuery = "AWSAccessKeyId=ASIAEMULATOR&Expires=" + strconv.FormatInt(exp, 10) +
+		"&Signature=" + sig + "&x-amz-security-token=" + url.QueryEscape(sig[:16])
 	writeJSON(w, http.StatusOK, wireData{Name: name, Size: int64(len(data)), SignedURL: u.String()})
 }
 
