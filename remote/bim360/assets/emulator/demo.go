@@ -47,9 +47,9 @@ func (s *Service) Demo(projectID string) {
 
 	site := s.AddLocation(projectID, "", "Root", "Project")
 	var areas []string
-	for l := 1; l <= 3; l++ {
+	for l := 1; l <= 5; l++ {
 		lvl := s.AddLocation(projectID, site, "Level", fmt.Sprintf("Level %d", l))
-		for a := 1; a <= 4; a++ {
+		for a := 1; a <= 6; a++ {
 			areas = append(areas, s.AddLocation(projectID, lvl, "Area", fmt.Sprintf("Level %d / Area %c", l, 'A'+a-1)))
 		}
 	}

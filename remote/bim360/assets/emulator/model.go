@@ -225,7 +225,7 @@ func (s *Service) AddCustomAttribute(projectID, name, displayName, dataType stri
 	p := s.projectLocked(projectID)
 	now := stamp(s.now())
 	p.attrs = append(p.attrs, &attribute{ID: uuid(), Version: len(p.attrs) + 1, ProjectID: projectID, DataType: dataType,
-		DisplayName: displayName, Name: name, Values: values, CreatedBy: serviceUser, CreatedAt: now,
+		DisplayName: displayName, Name: name, Description: displayName + " of the asset", Values: values, CreatedBy: serviceUser, CreatedAt: now,
 		UpdatedBy: serviceUser, UpdatedAt: now, IsActive: true})
 }
 

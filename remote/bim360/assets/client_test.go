@@ -1,0 +1,125 @@
+package assets
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bimfs/bimfs/remote/bim360/assets/emulator"
+	"github.com/bimfs/bimfs/remote/httpx"
+)
+
+const pid = "f6a1e3b5-abaa-4b01-b33a-5d55f36ba047"
+
+// legacyOnly serves the emulator but refuses the current prefix like a
+// server that predates it (404 without an error code).
+func legacyOnly(t *testing.T, s *emulator.Service) (string, *atomic.Int64) {
+	t.Helper()
+	mux := http.NewServeMux()
+	s.Routes(func(pattern, op string, public bool, h http.HandlerFunc) { mux.HandleFunc(pattern, h) })
+	refused := new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, DefaultPrefix) {
+			refused.Add(1)
+			http.NotFound(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, refused
+}
+
+func TestPrefixFallbackAndSnapshot(t *testing.T) {
+	s := emulator.New(emulator.Options{}, nil)
+	s.Demo(pid)
+	u, refused := legacyOnly(t, s)
+	c, err := NewClient(u, "", &httpx.Client{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := Fetch(context.Background(), c, "b."+pid, pid, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused.Load() != 1 {
+		t.Errorf("current prefix tried %d times; want once, then remembered", refused.Load())
+	}
+	if snap.Assets != emulator.DemoAssets {
+		t.Errorf("%d assets", snap.Assets)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(snap.Files[FileAssetsCSV])).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != emulator.DemoAssets+1 {
+		t.Errorf("%d CSV rows", len(rows))
+	}
+	for _, want := range s.CustomAttributeNames(pid) {
+		found := false
+		for _, h := range rows[0][len(BuiltinColumns):] {
+			found = found || h == want
+		}
+		if !found {
+			t.Errorf("no column %q in %q", want, rows[0])
+		}
+	}
+	var locs []map[string]any
+	if err := json.Unmarshal(snap.Files[FileLocations], &locs); err != nil || len(locs) <= emulator.DefaultLimit {
+		t.Errorf("locations: %d nodes (more than one page expected), %v", len(locs), err)
+	}
+	var rels []any
+	if err := json.Unmarshal(snap.Files[FileRelationships], &rels); err != nil || len(rels) <= emulator.DefaultLimit {
+		t.Errorf("relationships: %d, %v", len(rels), err)
+	}
+}
+
+func TestCSVRendering(t *testing.T) {
+	assets := []json.RawMessage{
+		json.RawMessage(`{"id":"a1","categoryId":"3","statusId":"s1","version":2,"isActive":true,"customAttributes":{"ca1":"x, \"y\"\nz","ca2":true,"ca3":12.5,"ca4":["A","B"]}}`),
+		json.RawMessage(`{"id":"a2","categoryId":"2","statusId":"s9"}`),
+	}
+	cats := []categoryView{{ID: "1", Name: "ROOT", IsRoot: true}, {ID: "2", Name: "Electrical", ParentID: "1"}, {ID: "3", Name: "Light", ParentID: "2"}}
+	statuses := []json.RawMessage{json.RawMessage(`{"id":"s1","label":"Installed"}`)}
+	attrs := []json.RawMessage{
+		json.RawMessage(`{"name":"ca1","displayName":"Notes","dataType":"paragraph"}`),
+		json.RawMessage(`{"name":"ca2","displayName":"Notes","dataType":"boolean"}`),
+		json.RawMessage(`{"name":"ca3","displayName":"status","dataType":"numeric"}`),
+		json.RawMessage(`{"name":"ca4","displayName":"Certs","dataType":"multi_select"}`),
+	}
+	b, err := assetsCSV(assets, categoryPaths(cats), statuses, nil, attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rows[0][len(BuiltinColumns):]
+	if strings.Join(h, "|") != "Notes|Notes (ca2)|status (ca3)|Certs" {
+		t.Errorf("custom columns %q", h)
+	}
+	get := func(row int, col string) string {
+		for i, c := range rows[0] {
+			if c == col {
+				return rows[row][i]
+			}
+		}
+		t.Fatalf("no column %q", col)
+		return ""
+	}
+	if get(1, "categoryPath") != "Electrical > Light" || get(1, "status") != "Installed" || get(1, "version") != "2" ||
+		get(1, "Notes") != "x, \"y\"\nz" || get(1, "Notes (ca2)") != "true" || get(1, "status (ca3)") != "12.5" || get(1, "Certs") != "A; B" {
+		t.Errorf("row 1 %q", rows[1])
+	}
+	if get(2, "status") != "" || get(2, "Notes") != "" || get(2, "categoryPath") != "Electrical" {
+		t.Errorf("row 2 %q", rows[2])
+	}
+}
