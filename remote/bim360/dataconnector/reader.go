@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -144,34 +145,71 @@ func (s *Source) ReadRange(ctx context.Context, id remote.ID, v remote.Version, 
 			}
 			return nil, err
 		}
+		want := end - off + 1
 		switch resp.StatusCode {
 		case http.StatusPartialContent:
+			// A range that stops before the known size would read as end of
+			// file: refuse it rather than return a silent short read.
+			lo, hi, ok := contentRange(resp.Header.Get("Content-Range"))
+			if !ok || lo != off || hi < lo || (d.Size > 0 && hi < end) {
+				resp.Body.Close()
+				return nil, &remote.Error{Kind: remote.Unavailable, Op: opRead, Status: resp.StatusCode,
+					Message: fmt.Sprintf("asked for bytes %d-%d, got Content-Range %q", off, end, resp.Header.Get("Content-Range"))}
+			}
+			want = min(want, hi-off+1)
 		case http.StatusOK:
 			if off != 0 {
 				resp.Body.Close()
 				return nil, &remote.Error{Kind: remote.Unavailable, Op: opRead, Status: resp.StatusCode,
 					Message: fmt.Sprintf("storage ignored the range request for bytes %d-%d", off, end)}
 			}
+			if resp.ContentLength >= 0 && resp.ContentLength < want {
+				want = resp.ContentLength
+			}
 		default:
 			resp.Body.Close()
 			return nil, &remote.Error{Kind: remote.Unavailable, Op: opRead, Status: resp.StatusCode,
 				Message: "unexpected status " + resp.Status + " from storage"}
 		}
-		return &limitedBody{r: io.LimitReader(resp.Body, end-off+1), c: resp.Body}, nil
+		return &limitedBody{r: io.LimitReader(resp.Body, want), c: resp.Body, left: want}, nil
 	}
 }
 
+// limitedBody delivers exactly left bytes of a storage response; a body
+// that ends sooner is an error, never a silent short read.
 type limitedBody struct {
-	r io.Reader
-	c io.Closer
+	r    io.Reader
+	c    io.Closer
+	left int64
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
+	b.left -= int64(n)
+	switch {
+	case err == io.EOF && b.left > 0:
+		err = &remote.Error{Kind: remote.Unavailable, Op: opRead,
+			Message: fmt.Sprintf("storage connection closed %d bytes early", b.left), Err: io.ErrUnexpectedEOF}
+	case err != nil && err != io.EOF:
 		err = &remote.Error{Kind: remote.Unavailable, Op: opRead, Message: "reading from storage: " + httpx.RedactError(err), Err: io.ErrUnexpectedEOF}
 	}
 	return n, err
 }
 
 func (b *limitedBody) Close() error { return b.c.Close() }
+
+// contentRange parses "bytes <start>-<end>/<total|*>".
+func contentRange(v string) (start, end int64, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
+	if !found {
+		return 0, 0, false
+	}
+	rng, _, _ := strings.Cut(rest, "/")
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, false
+	}
+	s, err1 := strconv.ParseInt(a, 10, 64)
+	e, err2 := strconv.ParseInt(b, 10, 64)
+	return s, e, err1 == nil && err2 == nil
+}
