@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bimfs/bimfs/remote/internal/seedex"
 
 	"github.com/bimfs/bimfs/remote/bim360/assets/emulator"
 	"github.com/bimfs/bimfs/remote/httpx"
@@ -121,5 +126,71 @@ func TestCSVRendering(t *testing.T) {
 	}
 	if get(2, "status") != "" || get(2, "Notes") != "" || get(2, "categoryPath") != "Electrical" {
 		t.Errorf("row 2 %q", rows[2])
+	}
+}
+
+// TestClientRequestsMatchSeed records the client's calls during a fetch
+// and checks them against seed 002: the same paths (under the configured
+// prefix), the seed's query switches, and a batch-get body with the seed's
+// fields.
+func TestClientRequestsMatchSeed(t *testing.T) {
+	text, err := seedex.Seed("002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := emulator.New(emulator.Options{}, nil)
+	s.Demo(pid)
+	mux := http.NewServeMux()
+	s.Routes(func(pattern, op string, public bool, h http.HandlerFunc) { mux.HandleFunc(pattern, h) })
+	var mu sync.Mutex
+	type rec struct {
+		method, path string
+		query        url.Values
+		body         []byte
+	}
+	var calls []rec
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		mu.Lock()
+		calls = append(calls, rec{r.Method, r.URL.Path, r.URL.Query(), b})
+		mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c, _ := NewClient(srv.URL, LegacyPrefix, &httpx.Client{}, "")
+	if _, err := Fetch(context.Background(), c, pid, pid, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, ex := range seedex.Extract(text).Examples {
+		u, _ := url.Parse(ex.URL)
+		found := false
+		for _, call := range calls {
+			if call.method != ex.Method || call.path != u.Path {
+				continue
+			}
+			found = true
+			for k, v := range u.Query() {
+				if call.query.Get(k) != v[0] {
+					t.Errorf("%s: query %s=%q, seed sends %q", u.Path, k, call.query.Get(k), v[0])
+				}
+			}
+			if ex.Body != "" {
+				var want, got any
+				if err := json.Unmarshal([]byte(ex.Body), &want); err != nil {
+					t.Fatalf("seed body: %v", err)
+				}
+				if err := json.Unmarshal(call.body, &got); err != nil {
+					t.Fatalf("client body %q: %v", call.body, err)
+				}
+				if m, e := seedex.MissingFields(want, got), seedex.ExtraFields(want, got); len(m)+len(e) > 0 {
+					t.Errorf("%s body: lacks %q, adds %q", u.Path, m, e)
+				}
+			}
+			break
+		}
+		if !found && !strings.Contains(u.Path, "73807878") {
+			t.Errorf("the client never calls %s %s", ex.Method, u.Path)
+		}
 	}
 }
