@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,19 @@ func TestAssetsSnapshotVersions(t *testing.T) {
 	}
 	if !bytes.Contains(readWhole(t, e.b, cur), []byte("NEW-1")) {
 		t.Error("new version lacks the new asset")
+	}
+	// Three snapshots before the current one stay readable; older ones go.
+	for i := 2; i <= 4; i++ {
+		e.s.Assets.AddAsset(tower, assetsemu.Asset{ClientAssetID: "NEW-" + strconv.Itoa(i), CategoryID: e.s.Assets.RootCategory(tower)})
+		e.b.assets.SetClock(func() time.Time { return time.Now().Add(time.Duration(i) * time.Minute) })
+		assetsFolder(t, e.b)
+		_, err := readRange(e.b, old, 0, 10)
+		if i < 4 && err != nil {
+			t.Errorf("after %d refreshes the first snapshot is gone: %v", i, err)
+		}
+		if i == 4 && !remote.IsKind(err, remote.NotFound) {
+			t.Errorf("after 4 refreshes the first snapshot still reads (%v)", err)
+		}
 	}
 }
 

@@ -28,6 +28,10 @@ const fetchTimeout = 5 * time.Minute
 
 const readOnly = "read-only: Assets data"
 
+// keepSnapshots is how many snapshots before the current one stay readable
+// for files opened on them.
+const keepSnapshots = 3
+
 // Prefix starts the ID of every entry a Source issues:
 //
 //	Assets           "assets:<hubID>|<projectID>"
@@ -76,9 +80,9 @@ func parseNode(id remote.ID) (node, bool) {
 // Source presents each project's Assets data as a read-only folder of
 // files rendered from one consistent fetch (see Fetch). The first listing
 // of the folder fetches and renders everything, so sizes are exact; the
-// snapshot then answers listings for TTL and reads for as long as it or the
-// one before it is held, so an open file keeps reading the content it was
-// opened with.
+// snapshot then answers listings for TTL and reads for as long as it or one
+// of the three before it is held, so an open file keeps reading the content
+// it was opened with.
 type Source struct {
 	c   *Client
 	ttl time.Duration
@@ -94,8 +98,11 @@ type Source struct {
 }
 
 type held struct {
-	cur, prev *Snapshot
-	mod       map[string]time.Time // when each file's content last changed
+	cur *Snapshot
+	// older are the snapshots before cur, newest first, at most
+	// keepSnapshots of them: open files keep reading theirs.
+	older []*Snapshot
+	mod   map[string]time.Time // when each file's content last changed
 }
 
 // NewSource returns a Source over c; ttl 0 means DefaultTTL.
@@ -168,7 +175,8 @@ func (s *Source) Stat(ctx context.Context, id remote.ID) (remote.Entry, error) {
 }
 
 // ReadRange returns bytes of the snapshot version v names (the held
-// snapshot or the one before it; an empty v means the current one).
+// snapshot or one of the keepSnapshots before it; an empty v means the
+// current one).
 func (s *Source) ReadRange(ctx context.Context, id remote.ID, v remote.Version, off, length int64) (io.ReadCloser, error) {
 	const op = "assets.ReadRange"
 	n, ok := parseNode(id)
@@ -188,7 +196,7 @@ func (s *Source) ReadRange(ctx context.Context, id remote.ID, v remote.Version, 
 	var data []byte
 	if h != nil {
 		s.mu.Lock()
-		for _, snap := range []*Snapshot{h.cur, h.prev} {
+		for _, snap := range append([]*Snapshot{h.cur}, h.older...) {
 			if snap != nil && (v.ID == "" || snap.Versions[n.name] == v.ID) {
 				data = snap.Files[n.name]
 				break
@@ -258,7 +266,7 @@ func (s *Source) snapshot(ctx context.Context, n node, refresh bool) (*held, err
 			}
 		}
 		if old != nil {
-			nh.prev = old.cur
+			nh.older = append([]*Snapshot{old.cur}, old.older[:min(len(old.older), keepSnapshots-1)]...)
 		}
 		s.snaps[key] = nh
 		return nh, nil
