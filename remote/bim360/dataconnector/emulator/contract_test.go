@@ -205,12 +205,14 @@ func TestSignedURLExpiry(t *testing.T) {
 	s.Demo("acc", nil)
 	srv := serve(t, s)
 	var job string
+	s.mu.Lock()
 	for id, j := range s.jobs {
 		if j.completion == "success" {
 			job = id
 			break
 		}
 	}
+	s.mu.Unlock()
 	d := getJSON(t, srv.URL+"/data-connector/v1/accounts/acc/jobs/"+job+"/data/admin_users.csv", 200).(map[string]any)
 	get := func(rng string) (int, string) {
 		req, _ := http.NewRequest("GET", d["signedUrl"].(string), nil)

@@ -70,7 +70,6 @@ type Service struct {
 	jobs      map[string]*job     // by job ID
 	forbidden map[string]bool
 	fail      []int // statuses of the next calls to fail
-	seq       int
 }
 
 type account struct {
@@ -135,7 +134,6 @@ func (s *Service) FailNext(status, n int) {
 }
 
 func (s *Service) uuid() string {
-	s.seq++
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	h := hex.EncodeToString(b)
