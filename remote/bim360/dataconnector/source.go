@@ -60,7 +60,8 @@ type cached[T any] struct {
 	at time.Time
 }
 
-// maxListings bounds the data-listing cache (the oldest half is dropped).
+// maxListings bounds the data-listing cache (an arbitrary half is dropped
+// when it fills; a dropped listing costs one call when needed again).
 const maxListings = 4096
 
 // NewSource returns a Source over c. s3 fetches the signed URLs (it must not
@@ -99,6 +100,10 @@ func (s *Source) List(ctx context.Context, id remote.ID) ([]remote.Entry, error)
 		}
 		out := make([]remote.Entry, 0, len(reqs))
 		for i := range reqs {
+			if reqs[i].ID == "" || strings.Contains(reqs[i].ID, "|") {
+				s.log.Warn("skipping a data request with an unusable ID", "request", reqs[i].ID)
+				continue
+			}
 			out = append(out, requestEntry(n.hub, &reqs[i]))
 		}
 		sortEntries(out)
