@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,6 +47,9 @@ type Client struct {
 	prefixes []string
 	// prefix is the index in prefixes of the form this server answered.
 	prefix atomic.Int32
+	// serverLimit is set once a server refused our page size with 400:
+	// listings then leave limit to the server's default.
+	serverLimit atomic.Bool
 
 	Assets        *AssetsService
 	Locations     *LocationsService
@@ -217,13 +221,31 @@ func (c *Client) resolve(op, href string) (string, error) {
 }
 
 // list runs a cursor-paged Assets listing under the working prefix.
+//
+// The page size is ours, not a documented one: a server that refuses it
+// with 400 is asked again without it, and from then on always so.
 func (c *Client) list(ctx context.Context, op string, q url.Values, path string, ids ...string) ([]json.RawMessage, error) {
 	var out []json.RawMessage
-	err := c.withPrefix(func(i int) error {
-		var err error
-		out, err = c.cursorPages(ctx, op, c.assetsURL(i, q, path, ids...), "")
-		return err
-	})
+	run := func() error {
+		if c.serverLimit.Load() {
+			q.Del("limit")
+		}
+		return c.withPrefix(func(i int) error {
+			var err error
+			out, err = c.cursorPages(ctx, op, c.assetsURL(i, q, path, ids...), "")
+			return err
+		})
+	}
+	err := run()
+	if remote.IsKind(err, remote.Invalid) && q.Has("limit") && !c.serverLimit.Load() {
+		c.serverLimit.Store(true)
+		logger := c.http.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Info("server refused the page size; using its default", "op", op, "limit", PageLimit)
+		err = run()
+	}
 	return out, err
 }
 

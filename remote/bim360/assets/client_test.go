@@ -194,3 +194,31 @@ func TestClientRequestsMatchSeed(t *testing.T) {
 		}
 	}
 }
+
+// TestServerRefusesPageSize: a server that answers 400 to our limit is
+// asked again without it, once per client.
+func TestServerRefusesPageSize(t *testing.T) {
+	s := emulator.New(emulator.Options{}, nil)
+	s.Demo(pid)
+	mux := http.NewServeMux()
+	s.Routes(func(pattern, op string, public bool, h http.HandlerFunc) { mux.HandleFunc(pattern, h) })
+	var refused atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/assets/") && r.URL.Query().Has("limit") {
+			refused.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"type":"BadInput","title":"Bad Request","detail":"limit"}`))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c, _ := NewClient(srv.URL, "", &httpx.Client{}, "")
+	snap, err := Fetch(context.Background(), c, pid, pid, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Assets != emulator.DemoAssets || refused.Load() != 1 {
+		t.Errorf("%d assets, %d refusals; want %d and 1", snap.Assets, refused.Load(), emulator.DemoAssets)
+	}
+}

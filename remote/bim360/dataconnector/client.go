@@ -12,9 +12,11 @@ package dataconnector
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bimfs/bimfs/remote"
@@ -33,6 +35,9 @@ type Client struct {
 	base   *url.URL
 	http   *httpx.Client
 	userID string
+	// serverLimit is set once a server refused our page size with 400:
+	// listings then leave limit to the server's default (20).
+	serverLimit atomic.Bool
 
 	Requests *RequestsService
 	Jobs     *JobsService
@@ -173,7 +178,19 @@ func allPages[T any](ctx context.Context, c *Client, op string, url func(offset 
 			return out, &remote.Error{Kind: remote.Unavailable, Op: op, Message: fmt.Sprintf("listing exceeds %d pages", maxPages)}
 		}
 		var p page[T]
-		if err := c.get(ctx, op, url(offset), &p); err != nil {
+		err := c.get(ctx, op, url(offset), &p)
+		if n == 0 && remote.IsKind(err, remote.Invalid) && !c.serverLimit.Load() {
+			// The page size is ours, not the service's documented one:
+			// a server that refuses it gets its own default from now on.
+			c.serverLimit.Store(true)
+			logger := c.http.Logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.Info("server refused the page size; using its default", "op", op, "limit", PageLimit)
+			err = c.get(ctx, op, url(offset), &p)
+		}
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, p.Results...)
@@ -184,9 +201,11 @@ func allPages[T any](ctx context.Context, c *Client, op string, url func(offset 
 	}
 }
 
-func pageQuery(offset int) url.Values {
+func (c *Client) pageQuery(offset int) url.Values {
 	q := url.Values{}
-	q.Set("limit", fmt.Sprint(PageLimit))
+	if !c.serverLimit.Load() {
+		q.Set("limit", fmt.Sprint(PageLimit))
+	}
 	q.Set("offset", fmt.Sprint(offset))
 	return q
 }
@@ -195,7 +214,7 @@ func pageQuery(offset int) url.Values {
 func (s *RequestsService) List(ctx context.Context, accountID string) ([]Request, error) {
 	const op = "dataconnector.ListRequests"
 	return allPages[Request](ctx, s.c, op, func(offset int) string {
-		return s.c.endpoint(pageQuery(offset), "/%s/requests", accountID)
+		return s.c.endpoint(s.c.pageQuery(offset), "/%s/requests", accountID)
 	})
 }
 
@@ -212,7 +231,7 @@ type JobsRequest struct {
 func (s *JobsService) ListByRequest(ctx context.Context, r *JobsRequest) ([]Job, error) {
 	const op = "dataconnector.ListRequestJobs"
 	return allPages[Job](ctx, s.c, op, func(offset int) string {
-		q := pageQuery(offset)
+		q := s.c.pageQuery(offset)
 		if r.Sort != "" {
 			q.Set("sort", r.Sort)
 		}

@@ -90,3 +90,35 @@ func TestParseNode(t *testing.T) {
 		}
 	}
 }
+
+func TestServerRefusesPageSize(t *testing.T) {
+	s := emulator.New(emulator.Options{}, nil)
+	for i := range 45 {
+		s.AddRequest("acc", "", fmt.Sprintf("request %d", i))
+	}
+	mux := http.NewServeMux()
+	s.Routes(func(pattern, op string, public bool, h http.HandlerFunc) { mux.HandleFunc(pattern, h) })
+	var refused, calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.URL.Query().Has("limit") {
+			refused.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c, _ := NewClient(srv.URL, &httpx.Client{}, "")
+	for range 2 {
+		reqs, err := c.Requests.List(context.Background(), "acc")
+		if err != nil || len(reqs) != 45 {
+			t.Fatalf("%d requests, %v", len(reqs), err)
+		}
+	}
+	// 45 requests at the default 20 a page: 3 calls a listing, plus the
+	// one refusal.
+	if refused.Load() != 1 || calls.Load() != 7 {
+		t.Errorf("%d refusals, %d calls; want 1 and 7", refused.Load(), calls.Load())
+	}
+}
