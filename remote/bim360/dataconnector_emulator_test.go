@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -112,6 +113,9 @@ func TestDataConnectorFolder(t *testing.T) {
 		t.Fatalf("hub lists %q; want %q last and read-only", names, dataconnector.FolderName)
 	}
 	dc := projects[len(projects)-1]
+	// A throttled and an unavailable answer are retried, not shown.
+	e.s.DataConnector.FailNext(http.StatusTooManyRequests, 1)
+	e.s.DataConnector.FailNext(http.StatusServiceUnavailable, 1)
 	reqs, names := listNames(t, e.b, dc.ID)
 	if !slices.Equal(names, []string{dcemu.DemoRunning, dcemu.DemoWeekly}) {
 		t.Fatalf("requests %q", names)
