@@ -101,6 +101,9 @@ func TestAssetsFolder(t *testing.T) {
 func TestAssetsSnapshotVersions(t *testing.T) {
 	e := newEnv(t, emulator.Options{Seed: 16})
 	e.s.Demo()
+	cfg := e.cfg
+	cfg.ExtrasTTL = 10 * time.Minute // only the test's clock ages snapshots
+	e.b = e.backend(cfg)
 	tower := strings.TrimPrefix(e.s.ProjectByName("Tower A"), "b.")
 	dir, files := assetsFolder(t, e.b)
 	old := files[assets.FileAssetsCSV]
@@ -113,7 +116,7 @@ func TestAssetsSnapshotVersions(t *testing.T) {
 		t.Errorf("listing within the TTL fetched %d asset pages", c[assetsemu.OpAssets])
 	}
 	e.s.Assets.AddAsset(tower, assetsemu.Asset{ClientAssetID: "NEW-1", CategoryID: e.s.Assets.RootCategory(tower), IsActive: true})
-	e.b.assets.SetClock(func() time.Time { return time.Now().Add(time.Minute) })
+	e.b.assets.SetClock(func() time.Time { return time.Now().Add(time.Hour) })
 	_, files2 := assetsFolder(t, e.b)
 	cur := files2[assets.FileAssetsCSV]
 	if cur.Version.ID == old.Version.ID || cur.Size <= old.Size {
@@ -133,7 +136,7 @@ func TestAssetsSnapshotVersions(t *testing.T) {
 	// Three snapshots before the current one stay readable; older ones go.
 	for i := 2; i <= 4; i++ {
 		e.s.Assets.AddAsset(tower, assetsemu.Asset{ClientAssetID: "NEW-" + strconv.Itoa(i), CategoryID: e.s.Assets.RootCategory(tower)})
-		e.b.assets.SetClock(func() time.Time { return time.Now().Add(time.Duration(i) * time.Minute) })
+		e.b.assets.SetClock(func() time.Time { return time.Now().Add(time.Duration(i) * time.Hour) })
 		assetsFolder(t, e.b)
 		_, err := readRange(e.b, old, 0, 10)
 		if i < 4 && err != nil {

@@ -46,6 +46,11 @@ func setupExtras(tr *extrasTree) func(d *demo.Demo) {
 		done := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 		tr.bigJob = s.DataConnector.AddJob(account, req, done.Add(-time.Minute), done, []dcemu.File{{Name: "big_table.csv", Data: tr.big}})
 		s.Assets.Demo(strings.TrimPrefix(tr.projectID, "b."))
+		// The call budget below holds within one listing TTL; a loaded
+		// machine must not stretch find past it.
+		for i := range d.Accounts {
+			d.Accounts[i].ExtrasTTL = 10 * time.Minute
+		}
 	}
 }
 
