@@ -68,6 +68,17 @@ type Account struct {
 	ServiceAccountKeyFile string
 	// ServiceAccountKeyID is the key's ID when the key file does not name it.
 	ServiceAccountKeyID string
+	// NoDataConnector and NoAssets hide the read-only "Data Connector"
+	// (per hub) and "Assets" (per project) folders of a bim360 account
+	// (`data_connector = off`, `assets = off`), so users without those
+	// entitlements never pay for the calls.
+	NoDataConnector, NoAssets bool
+	// AssetsPrefix is the Assets API path prefix; "" means
+	// /construction/assets/ (with /bim360/assets/ as the fallback).
+	AssetsPrefix string
+	// ExtrasTTL is how long Data Connector and Assets listings are reused;
+	// 0 means 30 seconds.
+	ExtrasTTL time.Duration
 }
 
 // Options are all settings of one mount.
@@ -104,6 +115,11 @@ type Options struct {
 	// NoXattrs turns extended attributes off (`-o noxattr`): `ls -l` of
 	// huge folders gets faster, user.bimfs.upload goes away.
 	NoXattrs bool
+
+	// NoDataConnector and NoAssets (`-o data_connector=off`, `-o
+	// assets=off`) hide those read-only folders in every bim360 account,
+	// whatever the accounts' own settings.
+	NoDataConnector, NoAssets bool
 
 	AllowOther bool
 	// Debug logs what the selected DebugTargets name at debug level.

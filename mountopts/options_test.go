@@ -237,3 +237,35 @@ func TestMountKey(t *testing.T) {
 		t.Fatalf("long key %q", long)
 	}
 }
+
+func TestExtrasOptions(t *testing.T) {
+	var o Options
+	cfg := "[account a]\nservice = bim360\nclient_id = x\ndata_connector = off\nassets_prefix = /bim360/assets/\nextras_ttl = 2m\n" +
+		"[account b]\nservice = bim360\nclient_id = y\nassets = off\n"
+	if err := o.Load(strings.NewReader(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := o.Account("a")
+	b, _ := o.Account("b")
+	if !a.NoDataConnector || a.NoAssets || a.AssetsPrefix != "/bim360/assets/" || a.ExtrasTTL != 2*time.Minute {
+		t.Errorf("account a %+v", a)
+	}
+	if b.NoDataConnector || !b.NoAssets {
+		t.Errorf("account b %+v", b)
+	}
+	if o.NoDataConnector || o.NoAssets {
+		t.Errorf("global switches set without -o: %+v", o)
+	}
+	if err := o.ParseMountOptions("data_connector=off,assets=off"); err != nil || !o.NoDataConnector || !o.NoAssets {
+		t.Errorf("-o data_connector=off,assets=off: %v %+v", err, o)
+	}
+	if err := o.ParseMountOptions("assets=on"); err != nil || o.NoAssets {
+		t.Errorf("-o assets=on: %v", err)
+	}
+	for _, bad := range []string{"[account c]\nassets = maybe\n", "[account c]\nassets_prefix = construction\n", "[account c]\nextras_ttl = -1s\n"} {
+		var o Options
+		if err := o.Load(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

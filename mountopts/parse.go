@@ -66,6 +66,8 @@ var setters = map[string]func(o *Options, v string) error{
 	"log_level":            func(o *Options, v string) error { o.LogLevel = strings.ToLower(v); return nil },
 	"log_format":           func(o *Options, v string) error { o.LogFormat = strings.ToLower(v); return nil },
 	"metrics":              func(o *Options, v string) error { o.MetricsAddr = v; return nil },
+	"data_connector":       offSetter(func(o *Options) *bool { return &o.NoDataConnector }),
+	"assets":               offSetter(func(o *Options) *bool { return &o.NoAssets }),
 	"insecure_skip_verify": boolSetter(func(o *Options) *bool { return &o.InsecureSkipVerify }),
 }
 
@@ -83,6 +85,32 @@ var accountSetters = map[string]func(a *Account, v string) error{
 		return nil
 	},
 	"service_account_key_id": func(a *Account, v string) error { a.ServiceAccountKeyID = v; return nil },
+	"data_connector": func(a *Account, v string) error {
+		on, err := parseBool(v)
+		a.NoDataConnector = !on
+		return err
+	},
+	"assets": func(a *Account, v string) error {
+		on, err := parseBool(v)
+		a.NoAssets = !on
+		return err
+	},
+	"assets_prefix": func(a *Account, v string) error {
+		if !strings.HasPrefix(v, "/") {
+			return fmt.Errorf("must be a path such as /construction/assets/, got %q", v)
+		}
+		a.AssetsPrefix = v
+		return nil
+	},
+	"extras_ttl": func(a *Account, v string) error {
+		var o Options
+		err := durationSetter(func(o *Options) *time.Duration { return &o.MetadataTTL })(&o, v)
+		if err == nil && o.MetadataTTL < 0 {
+			err = fmt.Errorf("must not be negative")
+		}
+		a.ExtrasTTL = o.MetadataTTL
+		return err
+	},
 	"two_legged": func(a *Account, v string) error {
 		b, err := parseBool(v)
 		a.TwoLegged = b
@@ -255,7 +283,9 @@ func (o *Options) LoadFile(path string, mustExist bool) error {
 //	client_id = abc123
 //
 // Global keys are the -o keys; account keys are service, base_url,
-// client_id, client_secret_file, two_legged, user_id and redirect_uri.
+// client_id, client_secret_file, two_legged, user_id, redirect_uri, and for
+// bim360 data_connector (on/off), assets (on/off), assets_prefix and
+// extras_ttl.
 func (o *Options) Load(r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	var acct *Account
@@ -329,6 +359,15 @@ func durationSetter(field func(*Options) *time.Duration) func(*Options, string) 
 		}
 		*field(o) = d
 		return nil
+	}
+}
+
+// offSetter sets a "hide this" field from an on/off option: "off" sets it.
+func offSetter(field func(*Options) *bool) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		on, err := parseBool(v)
+		*field(o) = !on
+		return err
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/bimfs/bimfs/remote"
+	"github.com/bimfs/bimfs/remote/bim360/assets"
+	"github.com/bimfs/bimfs/remote/bim360/dataconnector"
 	"github.com/bimfs/bimfs/remote/httpx"
 )
 
@@ -70,6 +72,19 @@ type Config struct {
 	// UploadParallel is how many parts of one upload are sent at once; 0
 	// means DefaultUploadParallel (4).
 	UploadParallel int
+	// NoDataConnector hides the read-only "Data Connector" folder of each
+	// hub (shown by default).
+	NoDataConnector bool
+	// NoAssets hides the read-only "Assets" folder of each project (shown
+	// by default).
+	NoAssets bool
+	// AssetsPrefix is the Assets API path prefix; "" means
+	// assets.DefaultPrefix (/construction/assets/), with the older
+	// /bim360/assets/ tried when a server refuses it.
+	AssetsPrefix string
+	// ExtrasTTL is how long Data Connector and Assets listings are reused
+	// before the next listing asks again; 0 means 30 seconds.
+	ExtrasTTL time.Duration
 }
 
 func (cfg *Config) setDefaults() error {
@@ -147,15 +162,18 @@ var defaultHTTP = &http.Client{Transport: &http.Transport{
 // Writes follow the BIM 360 upload and folder flows; writer.go and
 // rename.go say how each POSIX operation maps onto them.
 type Backend struct {
-	cfg    Config
-	tokens *httpx.TokenSource
-	api    *Client
-	s3     *httpx.Client
-	signer *signer
-	up     *uploader
-	tree   *treeFacts
-	mkdir  *mkdirModes
-	log    *slog.Logger
+	cfg      Config
+	tokens   *httpx.TokenSource
+	api      *Client
+	s3       *httpx.Client
+	signer   *signer
+	up       *uploader
+	tree     *treeFacts
+	mkdir    *mkdirModes
+	log      *slog.Logger
+	extraAPI *httpx.Client         // API calls of the sources below
+	dc       *dataconnector.Source // nil when configured off
+	assets   *assets.Source        // nil when configured off
 }
 
 var (
@@ -224,6 +242,22 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		parallel: cfg.UploadParallel, minutes: cfg.URLMinutes, now: time.Now, retryDelay: time.Second}
 	b.tree = newTreeFacts()
 	b.mkdir = newMkdirModes()
+	extraHTTP := &httpx.Client{HTTP: apiHTTP, MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger, DecodeError: DecodeError}
+	b.extraAPI = extraHTTP
+	if !cfg.NoDataConnector {
+		dcc, err := dataconnector.NewClient(cfg.BaseURL, extraHTTP, cfg.UserID)
+		if err != nil {
+			return nil, remote.Errorf(remote.Invalid, "bim360.New", "%v", err)
+		}
+		b.dc = dataconnector.NewSource(dcc, b.s3, cfg.ExtrasTTL, cfg.Logger)
+	}
+	if !cfg.NoAssets {
+		ac, err := assets.NewClient(cfg.BaseURL, cfg.AssetsPrefix, extraHTTP, cfg.UserID)
+		if err != nil {
+			return nil, remote.Errorf(remote.Invalid, "bim360.New", "%v", err)
+		}
+		b.assets = assets.NewSource(ac, cfg.ExtrasTTL, cfg.Logger)
+	}
 	return b, nil
 }
 
@@ -258,6 +292,12 @@ func (b *Backend) Root(ctx context.Context) (remote.Entry, error) {
 // budget (300 a minute) on every file of a `cp -r`. The filesystem notices
 // deletions when it revalidates through the parent's listing.
 func (b *Backend) ReadRange(ctx context.Context, id remote.ID, v remote.Version, off, length int64) (io.ReadCloser, error) {
+	if src, owned, err := b.extra(opRead, id); owned {
+		if err != nil {
+			return nil, err
+		}
+		return src.ReadRange(ctx, id, v, off, length)
+	}
 	e, ok := parseID(id)
 	if !ok {
 		return nil, remote.Errorf(remote.NotFound, opRead, "unknown entry %q", id)

@@ -9,6 +9,12 @@ import (
 
 // List implements remote.Backend.
 func (b *Backend) List(ctx context.Context, dir remote.ID) ([]remote.Entry, error) {
+	if src, owned, err := b.extra("bim360.List", dir); owned {
+		if err != nil {
+			return nil, err
+		}
+		return src.List(ctx, dir)
+	}
 	e, ok := parseID(dir)
 	if !ok {
 		return nil, remote.Errorf(remote.NotFound, "bim360.List", "unknown entry %q", dir)
@@ -37,12 +43,26 @@ func (b *Backend) List(ctx context.Context, dir remote.ID) ([]remote.Entry, erro
 		}
 		return out[i].ID < out[j].ID
 	})
+	// The read-only folders come last: after the projects, beside the top
+	// folders.
+	switch {
+	case e.kind == kindHub && b.dc != nil:
+		out = append(out, b.dc.Folder(e.hub))
+	case e.kind == kindProject && b.assets != nil:
+		out = append(out, b.assets.Folder(e.hub, e.project))
+	}
 	return out, nil
 }
 
 // Stat implements remote.Backend. A file costs one GET item (its tip comes
 // in "included"; GET tip would be limited to 50 calls a minute).
 func (b *Backend) Stat(ctx context.Context, id remote.ID) (remote.Entry, error) {
+	if src, owned, err := b.extra("bim360.Stat", id); owned {
+		if err != nil {
+			return remote.Entry{}, err
+		}
+		return src.Stat(ctx, id)
+	}
 	e, ok := parseID(id)
 	if !ok {
 		return remote.Entry{}, remote.Errorf(remote.NotFound, "bim360.Stat", "unknown entry %q", id)
@@ -132,6 +152,9 @@ func (b *Backend) listProjects(ctx context.Context, hub string) ([]remote.Entry,
 		}
 		if root := p.Relationships.RootFolder.Data.ID; root != "" {
 			b.tree.setRoot(root)
+		}
+		if loc := p.Relationships.Locations.Data.ID; loc != "" && b.assets != nil {
+			b.assets.SetLocationsContainer(p.ID, loc)
 		}
 		// The project root is not writable: files cannot live there, only
 		// in the top folders below it.

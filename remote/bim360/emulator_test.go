@@ -102,7 +102,7 @@ func (e *env) backend(cfg Config) *Backend {
 
 func fastRetries(b *Backend) {
 	b.up.retryDelay = time.Millisecond
-	for _, c := range []*httpx.Client{b.api.http, b.s3} {
+	for _, c := range []*httpx.Client{b.api.http, b.s3, b.extraAPI} {
 		c.BaseDelay = time.Millisecond
 		c.MaxDelay = 5 * time.Millisecond
 	}
@@ -190,7 +190,13 @@ func TestEmulatorBrowse(t *testing.T) {
 	}
 	sort.Strings(paths)
 	want := []string{
-		"/Acme", "/Acme/Tower", "/Acme/Tower/Plans", "/Acme/Tower/Plans/A-101.pdf",
+		"/Acme", "/Acme/Data Connector", "/Acme/Tower",
+		"/Acme/Tower/Assets", "/Acme/Tower/Assets/asset-statuses.json", "/Acme/Tower/Assets/assets.csv",
+		"/Acme/Tower/Assets/assets.json", "/Acme/Tower/Assets/categories.json",
+		"/Acme/Tower/Assets/category-assignments.json", "/Acme/Tower/Assets/custom-attributes.json",
+		"/Acme/Tower/Assets/locations.json", "/Acme/Tower/Assets/relationships.json",
+		"/Acme/Tower/Assets/status-step-sets.json",
+		"/Acme/Tower/Plans", "/Acme/Tower/Plans/A-101.pdf",
 		"/Acme/Tower/Project Files", "/Acme/Tower/Project Files/Sub",
 		"/Acme/Tower/Project Files/Sub/a.txt", "/Acme/Tower/Project Files/Sub/new name.dwg",
 		"/Acme/Tower/Project Files/big",
@@ -284,18 +290,32 @@ func TestEmulatorRelativeLinks(t *testing.T) {
 func TestEmulatorDemoWalk(t *testing.T) {
 	e := newEnv(t, emulator.Options{Seed: 3})
 	e.s.Demo()
+	// A walk slower than the listing TTL (a loaded machine) would list the
+	// read-only folders twice; the budget is per listing.
+	cfg := e.cfg
+	cfg.ExtrasTTL = time.Hour
+	e.b = e.backend(cfg)
 	e.s.ResetCounters()
 	tree, children := walkCount(t, e.b)
 	var want int64
+	hubs, projects := 0, 0
 	for p, ent := range tree {
-		if ent.Dir && strings.Count(p, "/") >= 3 { // top folders and below
+		extra := strings.HasPrefix(string(ent.ID), "dc:") || strings.HasPrefix(string(ent.ID), "assets:")
+		if ent.Dir && strings.Count(p, "/") >= 3 && !extra { // top folders and below
 			want += pages(children[p])
+		}
+		if _, ok := parseID(ent.ID); ok && ent.Dir && strings.Count(p, "/") == 1 {
+			hubs++
+		}
+		if _, ok := parseID(ent.ID); ok && ent.Dir && strings.Count(p, "/") == 2 {
+			projects++
 		}
 	}
 	c := e.s.Counters()
 	if c[emulator.OpFolderContents] != want {
 		t.Errorf("contents calls %d, want %d", c[emulator.OpFolderContents], want)
 	}
+	checkExtrasCalls(t, e.s, c, hubs, projects)
 	if c[emulator.OpItemTip]+c[emulator.OpItem]+c[emulator.OpVersion]+c[emulator.OpSignedDownload] != 0 {
 		t.Errorf("walk made per-file calls: %v", c)
 	}

@@ -10,6 +10,9 @@ import (
 // Mkdir implements remote.Writer.
 func (b *Backend) Mkdir(ctx context.Context, parent remote.ID, name string) (remote.Entry, error) {
 	const op = "bim360.Mkdir"
+	if err := readOnlyExtra(op, parent); err != nil {
+		return remote.Entry{}, err
+	}
 	p, err := b.writableFolder(op, parent, "create folders")
 	if err != nil {
 		return remote.Entry{}, err

@@ -17,6 +17,8 @@ type Project struct {
 	Relationships struct {
 		Hub        Relationship `json:"hub"`
 		RootFolder Relationship `json:"rootFolder"`
+		// Locations names the project's locations container (BIM 360).
+		Locations Relationship `json:"locations"`
 	} `json:"relationships"`
 }
 

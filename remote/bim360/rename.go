@@ -42,6 +42,9 @@ const rollbackTimeout = 30 * time.Second
 // Moves between projects are never tried (SameSpace is false).
 func (b *Backend) Rename(ctx context.Context, id, newParent remote.ID, newName string, replace remote.ID) (remote.Entry, error) {
 	const op = "bim360.Rename"
+	if err := readOnlyExtra(op, id, newParent, replace); err != nil {
+		return remote.Entry{}, err
+	}
 	src, ok := parseID(id)
 	if !ok {
 		return remote.Entry{}, remote.Errorf(remote.NotFound, op, "unknown entry %q", id)

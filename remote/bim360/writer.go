@@ -29,6 +29,9 @@ import (
 // remote file as it was; the caller keeps its bytes.
 func (b *Backend) Upload(ctx context.Context, req remote.UploadRequest) (remote.Entry, error) {
 	const op = opUpload
+	if err := readOnlyExtra(op, req.Parent, req.Existing); err != nil {
+		return remote.Entry{}, err
+	}
 	p, err := b.writableFolder(op, req.Parent, "store files")
 	if err != nil {
 		return remote.Entry{}, err
@@ -118,6 +121,9 @@ func (b *Backend) findFile(ctx context.Context, project, folder, name string) (s
 // empty.
 func (b *Backend) Remove(ctx context.Context, id remote.ID) error {
 	const op = "bim360.Remove"
+	if err := readOnlyExtra(op, id); err != nil {
+		return err
+	}
 	e, ok := parseID(id)
 	if !ok {
 		return remote.Errorf(remote.NotFound, op, "unknown entry %q", id)

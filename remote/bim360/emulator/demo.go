@@ -1,6 +1,9 @@
 package emulator
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Sizes used by the demo data.
 const (
@@ -16,7 +19,10 @@ const DemoLargeFolder = "10000 files"
 // nested folders, a folder with 10,000 files, files from 0 bytes to 3 GiB
 // (synthetic content), names with spaces, a '/' in a name, two items with
 // the same name in one folder, an item with several versions and a deleted
-// item.
+// item. The first hub also has Data Connector requests (see the Data
+// Connector emulator's Demo) and Tower A has Assets data (2,600 assets);
+// the second hub refuses the Data Connector with 403, as for a user without
+// the executive overview permission.
 func (s *Server) Demo() {
 	acme := s.AddHub("Demo Construction Co")
 	second := s.AddHub("Second Account")
@@ -65,4 +71,8 @@ func (s *Server) Demo() {
 	afiles := s.TopFolder(archive, "Project Files")
 	s.AddFile(archive, afiles, "handover.zip", Synthetic(30, 256*MiB))
 	s.AddFile(archive, afiles, "notes.txt", Bytes([]byte("Archived project.\n")))
+
+	s.DataConnector.Demo(strings.TrimPrefix(acme, "b."), []string{strings.TrimPrefix(tower, "b."), strings.TrimPrefix(bridge, "b.")})
+	s.DataConnector.Forbid(strings.TrimPrefix(second, "b."))
+	s.Assets.Demo(strings.TrimPrefix(tower, "b."))
 }

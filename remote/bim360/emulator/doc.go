@@ -84,6 +84,13 @@
 //   - POST folders in a project marked SetProjectPostFolders(id, false): 400
 //     BAD_INPUT (folders there are made by the CreateFolder command).
 //
+// The same host serves the Data Connector API (Server.DataConnector, see
+// remote/bim360/dataconnector/emulator) and the Assets, Locations and
+// Relationship APIs (Server.Assets, see remote/bim360/assets/emulator),
+// behind the same authentication, counters and injected faults. Demo gives
+// the first hub two data requests, refuses the Data Connector in the second
+// with 403, and gives Tower A 2,600 assets.
+//
 // DM request bodies must carry "jsonapi":{"version":"1.0"} as every DM
 // payload schema requires, except the restore tutorial's bare copyFrom
 // body {"data":{"type":"versions"}}. Both application/vnd.api+json and

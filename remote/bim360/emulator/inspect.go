@@ -173,3 +173,44 @@ func (s *Server) UploadStats() (sessions int, partBytes int64) {
 	s.parts.mu.Unlock()
 	return sessions, partBytes
 }
+
+// Hubs returns the IDs of all hubs in creation order.
+func (s *Server) Hubs() []string {
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	out := make([]string, 0, len(st.hubs))
+	for _, h := range st.hubs {
+		out = append(out, h.id)
+	}
+	return out
+}
+
+// Projects returns the IDs of all projects, hub by hub, in creation order.
+func (s *Server) Projects() []string {
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	var out []string
+	for _, h := range st.hubs {
+		for _, p := range h.projects {
+			out = append(out, p.id)
+		}
+	}
+	return out
+}
+
+// ProjectByName returns the ID of the first project named name, or "".
+func (s *Server) ProjectByName(name string) string {
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	for _, h := range st.hubs {
+		for _, p := range h.projects {
+			if p.name == name {
+				return p.id
+			}
+		}
+	}
+	return ""
+}

@@ -64,6 +64,18 @@ func (s *Server) routes() http.Handler {
 	h("GET /s3/{bucket}/{key}", OpS3Get, classS3, s.handleS3Get)
 	h("PUT /s3/{bucket}/{key}", OpS3Put, classS3, s.handleS3Put)
 
+	// Data Connector, Assets, Locations and Relationship APIs: the same
+	// authentication, counters and faults as the rest of the host.
+	sub := func(pattern, op string, public bool, fn http.HandlerFunc) {
+		cl := classAPI
+		if public {
+			cl = classS3
+		}
+		h(pattern, op, cl, func(w http.ResponseWriter, r *http.Request, _ *call) { fn(w, r) })
+	}
+	s.DataConnector.Routes(sub)
+	s.Assets.Routes(sub)
+
 	mux.Handle("/", s.wrap(OpNotFound, classAPI, func(w http.ResponseWriter, r *http.Request, c *call) {
 		writeDMError(w, http.StatusNotFound, "NOT_FOUND", "Not Found", "No such resource: "+r.URL.Path)
 	}))

@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	assetsemu "github.com/bimfs/bimfs/remote/bim360/assets/emulator"
+	dcemu "github.com/bimfs/bimfs/remote/bim360/dataconnector/emulator"
 )
 
 // Defaults for zero-valued Options fields.
@@ -123,6 +126,11 @@ func (o Options) withDefaults() Options {
 type Server struct {
 	// URL is the APS base URL, e.g. http://127.0.0.1:PORT.
 	URL string
+	// DataConnector is the Data Connector API served on the same host.
+	DataConnector *dcemu.Service
+	// Assets is the Assets, Locations and Relationship APIs served on the
+	// same host.
+	Assets *assetsemu.Service
 
 	st     *store
 	parts  *partStore
@@ -166,6 +174,8 @@ func New(opts Options) *Server {
 	_, _ = rand.Read(s.s3Key)
 	s.auth = newAuthState()
 	s.faults = newFaults(opts.Seed)
+	s.DataConnector = dcemu.New(dcemu.Options{}, s.now)
+	s.Assets = assetsemu.New(assetsemu.Options{}, s.now)
 	s.srv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 30 * time.Second,

@@ -92,6 +92,11 @@ func (e Env) bim360Config(a mountopts.Account) (bim360.Config, error) {
 		TokenStore:            store,
 		HTTP:                  e.httpClient(),
 		Logger:                e.logger().With("account", a.Name),
+
+		NoDataConnector: a.NoDataConnector,
+		NoAssets:        a.NoAssets,
+		AssetsPrefix:    a.AssetsPrefix,
+		ExtrasTTL:       a.ExtrasTTL,
 	}, nil
 }
 
@@ -126,6 +131,8 @@ func Open(ctx context.Context, e Env, a mountopts.Account, o *mountopts.Options)
 		}
 		if o != nil {
 			cfg.MaxRetryWait = o.MaxRetryWait
+			cfg.NoDataConnector = cfg.NoDataConnector || o.NoDataConnector
+			cfg.NoAssets = cfg.NoAssets || o.NoAssets
 		}
 		return bim360.New(ctx, cfg)
 	case mountopts.ServiceBIMcloud:
