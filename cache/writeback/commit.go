@@ -249,7 +249,10 @@ func (f *File) finish(up *upload, rec Record, e remote.Entry, err error) {
 		f.mu.Lock()
 		up.err = err
 		f.up = nil
-		if errors.Is(err, errPaused) {
+		// A pause, the shutdown of the manager or a caller who gave up is
+		// no failure of the upload: it stays pending, and counts no attempt.
+		interrupted := errors.Is(err, errPaused) || remote.KindOf(err) == remote.Canceled || errors.Is(err, context.Canceled)
+		if interrupted {
 			f.rec.State = Pending
 		} else {
 			f.rec.State = Failed
@@ -262,6 +265,12 @@ func (f *File) finish(up *upload, rec Record, e remote.Entry, err error) {
 		close(up.done)
 		f.mu.Unlock()
 		if discarded || errors.Is(err, errPaused) {
+			return
+		}
+		if interrupted {
+			if serr := m.saveRecord(r); serr != nil {
+				m.log.Error("cannot update staging record", "name", r.Name, "err", serr)
+			}
 			return
 		}
 		next := "it will be retried"

@@ -25,7 +25,7 @@ func TestStatusListsFailedUploads(t *testing.T) {
 	}
 	f, _ := m.Create("work", "parent", "plan|v2.dwg", "", "")
 	f.WriteAt([]byte("0123456789"), 0)
-	if err := f.Commit(context.Background(), writeback.CommitOptions{Wait: true}); err == nil {
+	if err := f.Commit(context.Background(), writeback.CommitOptions{Confirmed: true, Wait: true}); err == nil {
 		t.Fatal("upload should fail")
 	}
 	f.Release()
@@ -57,7 +57,7 @@ func stageFailed(t *testing.T, cacheDir, account, name string) {
 	}
 	f, _ := m.Create(account, "parent", name, "", "")
 	f.WriteAt([]byte("abc"), 0)
-	f.Commit(context.Background(), writeback.CommitOptions{Wait: true})
+	f.Commit(context.Background(), writeback.CommitOptions{Confirmed: true, Wait: true})
 	f.Release()
 	m.Close()
 }

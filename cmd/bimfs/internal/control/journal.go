@@ -10,7 +10,8 @@ import (
 // mount serves the directory, so each upload is shown as what the next
 // mount will make of it (the crash rules of package writeback): content a
 // close or fsync confirmed resumes ("pending"); anything unconfirmed comes
-// back as a recovered file ("recovered").
+// back as a recovered file ("recovered"); a confirmed upload whose last
+// attempt failed stays "failed", with its error.
 func JournalUploads(stagingDir string, folder func(account string, id remote.ID) string, orphaned bool) ([]Upload, error) {
 	recs, err := writeback.ReadRecords(stagingDir)
 	out := make([]Upload, 0, len(recs))
@@ -23,10 +24,11 @@ func JournalUploads(stagingDir string, folder func(account string, id remote.ID)
 			u.Folder = folder(r.Account, r.Parent)
 		}
 		if orphaned && r.State != writeback.Recovered {
-			if r.Snapshot != 0 && r.Confirmed {
-				u.State = string(writeback.Pending)
-			} else {
+			switch {
+			case r.Snapshot == 0 || !r.Confirmed:
 				u.State = StateRecovered
+			case r.State != writeback.Failed:
+				u.State = string(writeback.Pending) // resumes at the next mount
 			}
 		}
 		out = append(out, u)
