@@ -34,17 +34,41 @@ type Meta struct {
 	ttl time.Duration
 	now func() time.Time // replaced in tests
 
+	// store, if set, keeps listings across restarts (see SetStore).
+	store ListingStore
+
 	// mu protects the following.
 	mu    sync.Mutex
 	dirs  map[remote.ID]metaEntry
 	calls map[remote.ID]*metaCall // fetches new callers may join
 	gen   uint64                  // incremented by InvalidateAll
+	// restoredOnce holds the folders already looked up in the store this
+	// run: each is restored at most once, at its first use after a start.
+	restoredOnce map[remote.ID]bool
 }
 
 type metaEntry struct {
 	entries []remote.Entry
 	fetched time.Time
+	// restored: read from the store at start and not yet fetched again.
+	restored bool
 }
+
+// ListingStore keeps listings across restarts. Implementations must be
+// safe for concurrent use and cheap (local disk); a load that fails or
+// finds foreign data reports false.
+type ListingStore interface {
+	LoadListing(dir remote.ID) ([]remote.Entry, time.Time, bool)
+	SaveListing(dir remote.ID, entries []remote.Entry, fetched time.Time)
+	DropListing(dir remote.ID)
+}
+
+// SetStore makes listings outlive the process: every listing fetched or
+// edited is saved, and after a restart a folder's saved listing is served
+// at once on its first use, however old, while a fetch revalidates it in
+// the background (stale while revalidate). From then on the usual TTL
+// rules hold. Call it before the first List.
+func (m *Meta) SetStore(s ListingStore) { m.store = s }
 
 // metaCall is one List call to the backend. Its context is cancelled when
 // every caller waiting for it has given up.
@@ -73,6 +97,8 @@ func NewMeta(l Lister, ttl time.Duration) *Meta {
 		now:   time.Now,
 		dirs:  make(map[remote.ID]metaEntry),
 		calls: make(map[remote.ID]*metaCall),
+
+		restoredOnce: make(map[remote.ID]bool),
 	}
 }
 
@@ -81,7 +107,23 @@ func NewMeta(l Lister, ttl time.Duration) *Meta {
 // backend. Errors are returned as the backend gave them and are not cached.
 func (m *Meta) List(ctx context.Context, dir remote.ID) (entries []remote.Entry, fetched time.Time, err error) {
 	m.mu.Lock()
-	if e, ok := m.dirs[dir]; ok && m.fresh(e) {
+	e, ok := m.dirs[dir]
+	if !ok && m.store != nil && !m.restoredOnce[dir] {
+		m.restoredOnce[dir] = true
+		if entries, fetched, found := m.store.LoadListing(dir); found {
+			e, ok = metaEntry{entries: entries, fetched: fetched, restored: true}, true
+			m.dirs[dir] = e
+		}
+	}
+	if ok && m.fresh(e) {
+		m.mu.Unlock()
+		return e.entries, e.fetched, nil
+	}
+	if ok && e.restored {
+		// Served at once; the fetch that revalidates it runs for nobody.
+		if m.calls[dir] == nil {
+			m.startLocked(dir)
+		}
 		m.mu.Unlock()
 		return e.entries, e.fetched, nil
 	}
@@ -122,15 +164,19 @@ func (m *Meta) startLocked(dir remote.ID) *metaCall {
 		start := m.now()
 		entries, err := m.l.List(ctx, dir)
 		m.mu.Lock()
-		defer m.mu.Unlock()
 		if m.calls[dir] == call {
 			delete(m.calls, dir)
 		}
-		if err == nil && !call.stale && call.gen == m.gen {
+		save := err == nil && !call.stale && call.gen == m.gen
+		if save {
 			m.storeLocked(dir, slices.Clone(entries), start)
 		}
 		call.entries, call.fetched, call.err = entries, start, err
 		close(call.done)
+		m.mu.Unlock()
+		if save && m.store != nil {
+			m.store.SaveListing(dir, entries, start)
+		}
 	}()
 	return call
 }
@@ -158,9 +204,13 @@ func (m *Meta) Cached(dir remote.ID) ([]remote.Entry, time.Time, bool) {
 // still answers its callers but is not cached; later callers fetch anew.
 func (m *Meta) Invalidate(dir remote.ID) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	delete(m.dirs, dir)
 	m.detachLocked(dir)
+	m.restoredOnce[dir] = true // a saved copy is known to be old now
+	m.mu.Unlock()
+	if m.store != nil {
+		m.store.DropListing(dir)
+	}
 }
 
 // InvalidateAll forgets every listing.
@@ -178,9 +228,18 @@ func (m *Meta) InvalidateAll() {
 // creating a file in dir), fetched now.
 func (m *Meta) Put(dir remote.ID, entries []remote.Entry) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.detachLocked(dir)
-	m.storeLocked(dir, slices.Clone(entries), m.now())
+	now := m.now()
+	m.storeLocked(dir, slices.Clone(entries), now)
+	m.mu.Unlock()
+	m.save(dir, entries, now)
+}
+
+// save writes a listing to the store, if there is one.
+func (m *Meta) save(dir remote.ID, entries []remote.Entry, fetched time.Time) {
+	if m.store != nil {
+		m.store.SaveListing(dir, entries, fetched)
+	}
 }
 
 // detachLocked keeps a running fetch of dir from being joined or cached.

@@ -15,10 +15,10 @@ import (
 // listing was changed.
 func (m *Meta) Upsert(dir remote.ID, e remote.Entry) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.detachLocked(dir)
 	old, ok := m.dirs[dir]
 	if !ok {
+		m.mu.Unlock()
 		return false
 	}
 	// Listings handed out are shared and immutable: build a new one.
@@ -28,7 +28,9 @@ func (m *Meta) Upsert(dir remote.ID, e remote.Entry) bool {
 	} else {
 		entries = append(entries, e)
 	}
-	m.dirs[dir] = metaEntry{entries: entries, fetched: old.fetched}
+	m.dirs[dir] = metaEntry{entries: entries, fetched: old.fetched, restored: old.restored}
+	m.mu.Unlock()
+	m.save(dir, entries, old.fetched)
 	return true
 }
 
@@ -37,17 +39,19 @@ func (m *Meta) Upsert(dir remote.ID, e remote.Entry) bool {
 // its fetch time.
 func (m *Meta) Remove(dir, id remote.ID) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.detachLocked(dir)
 	old, ok := m.dirs[dir]
-	if !ok {
-		return false
+	i := -1
+	if ok {
+		i = slices.IndexFunc(old.entries, func(x remote.Entry) bool { return x.ID == id })
 	}
-	i := slices.IndexFunc(old.entries, func(x remote.Entry) bool { return x.ID == id })
 	if i < 0 {
+		m.mu.Unlock()
 		return false
 	}
 	entries := slices.Delete(slices.Clone(old.entries), i, i+1)
-	m.dirs[dir] = metaEntry{entries: entries, fetched: old.fetched}
+	m.dirs[dir] = metaEntry{entries: entries, fetched: old.fetched, restored: old.restored}
+	m.mu.Unlock()
+	m.save(dir, entries, old.fetched)
 	return true
 }

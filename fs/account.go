@@ -71,6 +71,9 @@ func newAccount(fsys *FS, a Account) *account {
 		nodes:      map[remote.ID]any{},
 		inos:       map[remote.ID]uint64{},
 	}
+	if fsys.opts.StatePath != "" {
+		acct.meta.SetStore(fsys.state.Listings(ident))
+	}
 	acct.top = &Dir{fsys: fsys, acct: acct, kind: topDir, parent: fsys.root, name: a.Name}
 	return acct
 }

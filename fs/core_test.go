@@ -446,7 +446,7 @@ func TestTimesAndInodesSurviveRestart(t *testing.T) {
 	defer c.Close()
 	start := func() *fs.FS {
 		core, err := fs.New([]fs.Account{{Name: "a", Backend: mem, Identity: "mem one"}},
-			fs.Options{Cache: c, StagingDir: t.TempDir(), StatePath: statePath})
+			fs.Options{Cache: c, StagingDir: t.TempDir(), StatePath: statePath, MetadataTTL: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,7 +484,70 @@ func TestTimesAndInodesSurviveRestart(t *testing.T) {
 	core.Close()
 	core = start()
 	defer core.Close()
-	if got := walk(t, core, "a/"+pf+"/old.txt").Attr().ModTime; got.Equal(when) {
-		t.Error("a new remote version still shows the time set on the old one")
+	// The saved listing is served first; once revalidated (TTL), the new
+	// version shows the service's time.
+	eventually(t, "the new version's own time", func() bool {
+		return !walk(t, core, "a/"+pf+"/old.txt").Attr().ModTime.Equal(when)
+	})
+}
+
+// TestRestartServesSavedListingsAtOnce: after a restart, folders listed
+// before are served from the state file without waiting for the service
+// (here every List blocks), and revalidated in the background.
+func TestRestartServesSavedListingsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	mem := newMem(map[string]string{pf + "/a.txt": "a", pf + "/b.txt": "b"})
+	statePath := t.TempDir() + "/state.db"
+	c, err := cache.New(cache.Options{MemoryBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer c.Close()
+	start := func() *fs.FS {
+		core, err := fs.New([]fs.Account{{Name: "a", Backend: mem, Identity: "mem"}},
+			fs.Options{Cache: c, StatePath: statePath, MetadataTTL: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return core
+	}
+	core := start()
+	if _, err := dir(t, core, "a/"+pf).ReadDir(ctx); err != nil {
+		t.Fatal(err)
+	}
+	core.Close()
+	time.Sleep(200 * time.Millisecond) // the saved listings are older than the TTL now
+
+	release := make(chan struct{})
+	mem.SetFault(func(c context.Context, op string, id remote.ID) error {
+		if op == remotetest.OpList {
+			select {
+			case <-release:
+			case <-c.Done():
+				return c.Err()
+			}
+		}
+		return nil
+	})
+	mem.ResetCalls()
+	core = start()
+	defer core.Close()
+	done := make(chan []fs.DirEntry)
+	go func() {
+		es, err := dir(t, core, "a/"+pf).ReadDir(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- es
+	}()
+	select {
+	case es := <-done:
+		if len(es) != 2 || es[0].Name != "a.txt" || es[1].Name != "b.txt" {
+			t.Fatalf("restored listing: %+v", es)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a listing saved before the restart waited for the service")
+	}
+	close(release)
+	eventually(t, "a background revalidation", func() bool { return mem.Calls(remotetest.OpList) > 0 })
 }

@@ -1,7 +1,8 @@
-// Package state keeps the small facts about remote objects that the
-// services cannot hold for us and that must outlive a node, a mount and a
-// restart: the modification time a user set on a version (touch -d, cp -p,
-// rsync -a) and the inode number a file created here was first given.
+// Package state keeps what must outlive a node, a mount and a restart: the
+// modification time a user set on a version (touch -d, cp -p, rsync -a),
+// the inode number a file created here was first given, and folder
+// listings (so a restart serves known folders at once, see
+// cache.Meta.SetStore).
 //
 // Keys always start with the account's identity (service, server, app,
 // user), so facts of two accounts whose IDs coincide never mix. The store
@@ -53,7 +54,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMTime, bucketIno} {
+		for _, b := range [][]byte{bucketMTime, bucketIno, bucketListing} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
