@@ -14,7 +14,12 @@
 // resource groups and blobs). A listing is reused for Options.MetadataTTL
 // (30 s); a lookup or open after that lists the folder again (one call per
 // folder, never one per file). Backends that report changes (BIMcloud's
-// change feed) invalidate listings at once.
+// change feed) invalidate listings at once. With a state file
+// (Options.StatePath) listings outlive restarts: after a restart a folder
+// listed before is served at once from its saved listing, however old,
+// while a fetch revalidates it in the background; from then on the TTL
+// rules above hold. A file opened in that window reads the version the
+// saved listing names.
 //
 // Remote names are shown so that every name is a valid, unique POSIX name
 // (names.go): '/', NUL and '%' in a name that needs escaping become %2F,
