@@ -50,6 +50,9 @@ type Meta struct {
 type metaEntry struct {
 	entries []remote.Entry
 	fetched time.Time
+	// stamp is the folder's stamp (remote.Stamper) taken just before the
+	// listing was fetched; "" if none.
+	stamp string
 	// restored: read from the store at start and not yet fetched again.
 	restored bool
 }
@@ -58,8 +61,8 @@ type metaEntry struct {
 // safe for concurrent use and cheap (local disk); a load that fails or
 // finds foreign data reports false.
 type ListingStore interface {
-	LoadListing(dir remote.ID) ([]remote.Entry, time.Time, bool)
-	SaveListing(dir remote.ID, entries []remote.Entry, fetched time.Time)
+	LoadListing(dir remote.ID) (entries []remote.Entry, fetched time.Time, stamp string, ok bool)
+	SaveListing(dir remote.ID, entries []remote.Entry, fetched time.Time, stamp string)
 	DropListing(dir remote.ID)
 }
 
@@ -110,8 +113,8 @@ func (m *Meta) List(ctx context.Context, dir remote.ID) (entries []remote.Entry,
 	e, ok := m.dirs[dir]
 	if !ok && m.store != nil && !m.restoredOnce[dir] {
 		m.restoredOnce[dir] = true
-		if entries, fetched, found := m.store.LoadListing(dir); found {
-			e, ok = metaEntry{entries: entries, fetched: fetched, restored: true}, true
+		if entries, fetched, stamp, found := m.store.LoadListing(dir); found {
+			e, ok = metaEntry{entries: entries, fetched: fetched, stamp: stamp, restored: true}, true
 			m.dirs[dir] = e
 		}
 	}
@@ -159,37 +162,61 @@ func (m *Meta) startLocked(dir remote.ID) *metaCall {
 	ctx, cancel := context.WithCancel(context.Background())
 	call := &metaCall{done: make(chan struct{}), cancel: cancel, gen: m.gen}
 	m.calls[dir] = call
+	old, hadOld := m.dirs[dir]
 	go func() {
 		defer cancel()
 		start := m.now()
-		entries, err := m.l.List(ctx, dir)
+		entries, stamp, err := m.fetch(ctx, dir, old, hadOld)
 		m.mu.Lock()
 		if m.calls[dir] == call {
 			delete(m.calls, dir)
 		}
 		save := err == nil && !call.stale && call.gen == m.gen
 		if save {
-			m.storeLocked(dir, slices.Clone(entries), start)
+			m.storeLocked(dir, metaEntry{entries: slices.Clone(entries), fetched: start, stamp: stamp})
 		}
 		call.entries, call.fetched, call.err = entries, start, err
 		close(call.done)
 		m.mu.Unlock()
 		if save && m.store != nil {
-			m.store.SaveListing(dir, entries, start)
+			m.store.SaveListing(dir, entries, start, stamp)
 		}
 	}()
 	return call
 }
 
-func (m *Meta) storeLocked(dir remote.ID, entries []remote.Entry, fetched time.Time) {
+// fetch lists dir. When the backend can stamp folders (remote.Stamper)
+// and an expired listing old carries a stamp, one stamp call revalidates
+// it: an unchanged stamp keeps old's entries and costs no page of the
+// listing. The stamp is taken before the pages, so a change made while
+// they are fetched moves it and shows at the next revalidation.
+func (m *Meta) fetch(ctx context.Context, dir remote.ID, old metaEntry, hadOld bool) ([]remote.Entry, string, error) {
+	st, stamps := m.l.(remote.Stamper)
+	if !stamps || !hadOld {
+		// A first listing needs its pages anyway; the stamp is taken at
+		// its first revalidation.
+		entries, err := m.l.List(ctx, dir)
+		return entries, "", err
+	}
+	stamp, err := st.Stamp(ctx, dir)
+	if err != nil {
+		stamp = ""
+	} else if old.stamp != "" && stamp == old.stamp {
+		return old.entries, stamp, nil
+	}
+	entries, err := m.l.List(ctx, dir)
+	return entries, stamp, err
+}
+
+func (m *Meta) storeLocked(dir remote.ID, e metaEntry) {
 	if len(m.dirs) >= metaSweepAt {
-		for d, e := range m.dirs {
-			if !m.fresh(e) {
+		for d, old := range m.dirs {
+			if !m.fresh(old) {
 				delete(m.dirs, d)
 			}
 		}
 	}
-	m.dirs[dir] = metaEntry{entries: entries, fetched: fetched}
+	m.dirs[dir] = e
 }
 
 // Cached returns the cached listing of dir, however old, without fetching.
@@ -230,15 +257,17 @@ func (m *Meta) Put(dir remote.ID, entries []remote.Entry) {
 	m.mu.Lock()
 	m.detachLocked(dir)
 	now := m.now()
-	m.storeLocked(dir, slices.Clone(entries), now)
+	m.storeLocked(dir, metaEntry{entries: slices.Clone(entries), fetched: now})
 	m.mu.Unlock()
 	m.save(dir, entries, now)
 }
 
-// save writes a listing to the store, if there is one.
+// save writes a listing edited here to the store, if there is one. It
+// carries no stamp: the edit moved the folder's stamp, so the next
+// revalidation lists it again.
 func (m *Meta) save(dir remote.ID, entries []remote.Entry, fetched time.Time) {
 	if m.store != nil {
-		m.store.SaveListing(dir, entries, fetched)
+		m.store.SaveListing(dir, entries, fetched, "")
 	}
 }
 

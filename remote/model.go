@@ -152,3 +152,12 @@ type Writer interface {
 type NameChecker interface {
 	CheckName(name string) error
 }
+
+// Stamper is implemented by backends that can tell with one cheap call
+// whether a folder's listing changed. Stamp returns a token for folder dir
+// that changes whenever a child is added, changed, renamed or removed, so
+// a listing fetched after a stamp was taken is still current while the
+// stamp is unchanged. Folders it cannot stamp answer an Unsupported error.
+type Stamper interface {
+	Stamp(ctx context.Context, dir ID) (string, error)
+}

@@ -16,6 +16,7 @@ var bucketListing = []byte("listing-v1")
 
 type savedListing struct {
 	Fetched int64          `json:"fetched"` // unix nanoseconds
+	Stamp   string         `json:"stamp,omitempty"`
 	Entries []remote.Entry `json:"entries"`
 }
 
@@ -30,26 +31,27 @@ func (s *Store) Listings(identity string) Listings { return Listings{s, identity
 
 // LoadListing returns the saved listing of dir. Data that does not decode
 // (corrupt, or written by something else) is dropped and reported absent.
-func (l Listings) LoadListing(dir remote.ID) ([]remote.Entry, time.Time, bool) {
+func (l Listings) LoadListing(dir remote.ID) ([]remote.Entry, time.Time, string, bool) {
 	k := key(l.identity, string(dir))
 	b := l.s.get(bucketListing, k)
 	if b == nil {
-		return nil, time.Time{}, false
+		return nil, time.Time{}, "", false
 	}
 	var v savedListing
 	if err := json.Unmarshal(b, &v); err != nil || v.Fetched <= 0 {
 		l.s.del(bucketListing, k)
-		return nil, time.Time{}, false
+		return nil, time.Time{}, "", false
 	}
 	if v.Entries == nil {
 		v.Entries = []remote.Entry{}
 	}
-	return v.Entries, time.Unix(0, v.Fetched), true
+	return v.Entries, time.Unix(0, v.Fetched), v.Stamp, true
 }
 
-// SaveListing saves the listing of dir fetched at fetched.
-func (l Listings) SaveListing(dir remote.ID, entries []remote.Entry, fetched time.Time) {
-	b, err := json.Marshal(savedListing{Fetched: fetched.UnixNano(), Entries: entries})
+// SaveListing saves the listing of dir fetched at fetched, with the
+// folder's stamp taken before it ("" if none).
+func (l Listings) SaveListing(dir remote.ID, entries []remote.Entry, fetched time.Time, stamp string) {
+	b, err := json.Marshal(savedListing{Fetched: fetched.UnixNano(), Stamp: stamp, Entries: entries})
 	if err == nil {
 		l.s.put(bucketListing, key(l.identity, string(dir)), b)
 	}

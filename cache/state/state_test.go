@@ -68,28 +68,28 @@ func TestListingsRoundTripAndCorruptDataDropped(t *testing.T) {
 	defer s.Close()
 	l := s.Listings("svc https://one")
 	at := time.Unix(1700000000, 5)
-	l.SaveListing("dir", []remote.Entry{{ID: "f1", Name: "a.txt", Size: 3, Version: remote.Version{ID: "v1", Number: 2}}}, at)
-	got, fetched, ok := l.LoadListing("dir")
-	if !ok || !fetched.Equal(at) || len(got) != 1 || got[0].Name != "a.txt" || got[0].Version.Number != 2 {
-		t.Fatalf("round trip: %+v %v %v", got, fetched, ok)
+	l.SaveListing("dir", []remote.Entry{{ID: "f1", Name: "a.txt", Size: 3, Version: remote.Version{ID: "v1", Number: 2}}}, at, "stamp-1")
+	got, fetched, stamp, ok := l.LoadListing("dir")
+	if !ok || !fetched.Equal(at) || stamp != "stamp-1" || len(got) != 1 || got[0].Name != "a.txt" || got[0].Version.Number != 2 {
+		t.Fatalf("round trip: %+v %v %q %v", got, fetched, stamp, ok)
 	}
-	if _, _, ok := s.Listings("svc https://two").LoadListing("dir"); ok {
+	if _, _, _, ok := s.Listings("svc https://two").LoadListing("dir"); ok {
 		t.Fatal("another account's listing was served")
 	}
 	// Corrupt (or foreign) data is dropped, never served.
 	s.put(bucketListing, key("svc https://one", "dir"), []byte("{not json"))
-	if _, _, ok := l.LoadListing("dir"); ok {
+	if _, _, _, ok := l.LoadListing("dir"); ok {
 		t.Fatal("corrupt data was served")
 	}
 	if b := s.get(bucketListing, key("svc https://one", "dir")); b != nil {
 		t.Fatal("corrupt data was kept")
 	}
-	l.SaveListing("empty", nil, at)
-	if got, _, ok := l.LoadListing("empty"); !ok || got == nil || len(got) != 0 {
+	l.SaveListing("empty", nil, at, "")
+	if got, _, _, ok := l.LoadListing("empty"); !ok || got == nil || len(got) != 0 {
 		t.Fatalf("empty listing: %v %v", got, ok)
 	}
 	l.DropListing("empty")
-	if _, _, ok := l.LoadListing("empty"); ok {
+	if _, _, _, ok := l.LoadListing("empty"); ok {
 		t.Fatal("dropped listing still served")
 	}
 }

@@ -164,6 +164,17 @@ func (w *writer) Remove(ctx context.Context, id remote.ID) error { return w.w.Re
 
 func (w *writer) SameSpace(a, b remote.ID) bool { return w.w.SameSpace(a, b) }
 
+// Stamp passes folder stamps through (remote.Stamper), so unchanged
+// folders are revalidated with one call.
+func (b *backend) Stamp(ctx context.Context, dir remote.ID) (string, error) {
+	if s, ok := b.b.(remote.Stamper); ok {
+		return s.Stamp(ctx, dir)
+	}
+	return "", remote.Errorf(remote.Unsupported, "tracked.Stamp", "the service cannot stamp folders")
+}
+
+var _ remote.Stamper = (*backend)(nil)
+
 // CheckName passes the service's name rules through (remote.NameChecker),
 // so names are still refused when they are given, not at close.
 func (w *writer) CheckName(name string) error {
