@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
+	"github.com/bimfs/bimfs/fs"
+	"github.com/bimfs/bimfs/fs/fusefs"
 	bimemu "github.com/bimfs/bimfs/remote/bim360/emulator"
 )
 
@@ -179,6 +181,46 @@ func BenchmarkBIM360LsL(b *testing.B) {
 		}})
 		reportLsL(b, "10,000 files", m.bim(tr.hub, tr.project, "Project Files", "Scans"), "scan-", 10000,
 			m.demo.BIM360.ResetCounters, m.demo.BIM360.Counters)
+	}
+}
+
+// BenchmarkBIM360Revalidate measures what keeping an unchanged 10,000-file
+// folder current costs once its listing is older than the metadata TTL
+// (10 s here, longer than one cold listing): the first revalidation lists
+// every page as every revalidation did before stamps (and takes the
+// folder's stamp); every later one costs the stamp call alone.
+func BenchmarkBIM360Revalidate(b *testing.B) {
+	const ttl = 10 * time.Second
+	for i := 0; i < b.N; i++ {
+		var tr bimTree
+		m := startMount(b, mountConfig{demo: demo.Options{Empty: true, BIM360: benchBIMOptions()},
+			fs: fusefs.Options{Options: fs.Options{MetadataTTL: ttl}, EntryTimeout: -1, AttrTimeout: -1},
+			setup: func(d *demo.Demo) {
+				setupBIM(&tr)(d)
+				scans := d.BIM360.AddFolder(tr.projectID, tr.files, "Scans")
+				for j := 0; j < 10000; j++ {
+					d.BIM360.AddFile(tr.projectID, scans, fmt.Sprintf("scan-%05d.las", j), bimemu.Synthetic(int64(j), int64(j)))
+				}
+			}})
+		dir := m.bim(tr.hub, tr.project, "Project Files", "Scans")
+		ls := func(wait bool) map[string]int64 {
+			if wait {
+				time.Sleep(ttl + 100*time.Millisecond)
+			}
+			m.demo.BIM360.ResetCounters()
+			if err := exec.Command("ls", dir).Run(); err != nil {
+				b.Fatal(err)
+			}
+			return m.demo.BIM360.Counters()
+		}
+		cold := ls(false)
+		first, later := ls(true), ls(true)
+		b.Logf("cold listing: %v", cold)
+		pages := func(c map[string]int64) float64 { return float64(c["GET folder contents"] + c["GET folder"]) }
+		b.ReportMetric(pages(first), "calls-before-stamp")
+		b.ReportMetric(pages(later), "calls-with-stamp")
+		b.Logf("revalidating an unchanged 10,000-file folder: %v calls without a stamp (%v), %v with it (%v); %.0f× fewer",
+			pages(first), first, pages(later), later, pages(first)/max(pages(later), 1))
 	}
 }
 
