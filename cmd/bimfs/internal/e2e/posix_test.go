@@ -49,7 +49,11 @@ func services(t *testing.T) []service {
 func stat(t *testing.T, path string) *syscall.Stat_t {
 	t.Helper()
 	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
+	err := syscall.Stat(path, &st)
+	for err == syscall.EINTR { // a signal interrupted the call; retry as package os does
+		err = syscall.Stat(path, &st)
+	}
+	if err != nil {
 		t.Fatalf("stat %s: %v", path, err)
 	}
 	return &st
@@ -92,7 +96,11 @@ func TestPOSIXErrnosAndIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			var st syscall.Stat_t
-			if err := syscall.Fstat(int(h.Fd()), &st); err != nil || st.Nlink != 0 {
+			err = syscall.Fstat(int(h.Fd()), &st)
+			for err == syscall.EINTR {
+				err = syscall.Fstat(int(h.Fd()), &st)
+			}
+			if err != nil || st.Nlink != 0 {
 				t.Errorf("fstat of an unlinked open file: nlink %d, %v; want 0", st.Nlink, err)
 			}
 			h.Close()
@@ -181,7 +189,11 @@ func TestBIMcloudFolderMoveIsCopied(t *testing.T) {
 	var ct bcTree
 	m := startMount(t, mountConfig{fs: fusefs.Options{Options: fs.Options{}}, setup: setupBC(&ct)})
 	from, to := m.bc("Campus", "Library"), m.bc("Campus", "Library (moved)")
-	if err := syscall.Rename(from, to); !errors.Is(err, syscall.EXDEV) {
+	err := syscall.Rename(from, to)
+	for err == syscall.EINTR {
+		err = syscall.Rename(from, to)
+	}
+	if !errors.Is(err, syscall.EXDEV) {
 		t.Fatalf("rename of a BIMcloud folder: %v, want EXDEV", err)
 	}
 	if !strings.Contains(m.log.String(), "copies instead") {
