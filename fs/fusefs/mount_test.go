@@ -162,7 +162,11 @@ func TestReaddirSortedStableInodes(t *testing.T) {
 		out := map[string]uint64{}
 		for name, ino := range readdirInodes(t, dir) {
 			var st syscall.Stat_t
-			if err := syscall.Lstat(filepath.Join(dir, name), &st); err != nil {
+			err := syscall.Lstat(filepath.Join(dir, name), &st)
+			for err == syscall.EINTR { // retry as package os does
+				err = syscall.Lstat(filepath.Join(dir, name), &st)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			if st.Ino != ino {

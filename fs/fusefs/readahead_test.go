@@ -20,7 +20,11 @@ import (
 // bdiReadAhead returns the kernel read-ahead of the mount at mnt.
 func bdiReadAhead(t testing.TB, mnt string) (string, bool) {
 	var st syscall.Stat_t
-	if err := syscall.Stat(mnt, &st); err != nil {
+	err := syscall.Stat(mnt, &st)
+	for err == syscall.EINTR { // retry as package os does
+		err = syscall.Stat(mnt, &st)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev)))
