@@ -41,7 +41,7 @@ var Docs = []OptionDoc{
 	{"rw", "", "on", "read-write mount (the opposite of ro)"},
 	{"nonempty", "", "off", "allow mounting over a directory that has entries"},
 	{"allow_other", "", "off", "let other users use the mount"},
-	{"default_permissions", "", "off", "let the kernel enforce the modes shown (with allow_other)"},
+	{"default_permissions", "", "off", "let the kernel enforce the modes shown (always on with allow_other)"},
 	{"uid", "ID|NAME", "mounting user", "owner shown for every file and folder"},
 	{"gid", "ID|NAME", "mounting group", "group shown for every file and folder"},
 	{"umask", "OCTAL", "022", "permission bits cleared from the modes shown"},

@@ -151,9 +151,6 @@ func runMount(c *cobra.Command, f *mountFlags, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOwnershipOptions(opts); err != nil {
-		return err
-	}
 	mountpoint, err := checkMountpoint(dir, opts.NonEmpty)
 	if err != nil {
 		return usageError{err}
@@ -209,29 +206,6 @@ func removeArg(args []string, drop string) []string {
 		}
 	}
 	return out
-}
-
-// checkOwnershipOptions refuses uid=, gid=, umask= and default_permissions
-// for now: the filesystem cannot apply them yet, and silently showing
-// other owners or modes than asked for would mislead access decisions.
-func checkOwnershipOptions(o *mountopts.Options) error {
-	var set []string
-	if o.UID != nil {
-		set = append(set, "uid")
-	}
-	if o.GID != nil {
-		set = append(set, "gid")
-	}
-	if o.Umask != nil {
-		set = append(set, "umask")
-	}
-	if o.DefaultPermissions {
-		set = append(set, "default_permissions")
-	}
-	if len(set) > 0 {
-		return usagef("option %s: this build of bimfs cannot apply ownership and permission options yet; files show the mounting user and modes 0644/0755", strings.Join(set, ", "))
-	}
-	return nil
 }
 
 // serveMount mounts and serves until unmounted or signalled.
@@ -332,8 +306,13 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 		NegativeTimeout: opts.NegativeTimeout,
 		NoXattrs:        opts.NoXattrs,
 		Debug:           opts.DebugFUSE,
-		AllowOther:      opts.AllowOther,
-		FSName:          fsname,
+		UID:             opts.UID,
+		GID:             opts.GID,
+		Umask:           opts.Umask,
+		// Other users get only what the shown modes allow.
+		DefaultPermissions: opts.DefaultPermissions || opts.AllowOther,
+		AllowOther:         opts.AllowOther,
+		FSName:             fsname,
 	})
 	if err != nil {
 		return fmt.Errorf("mounting on %s: %w", mountpoint, err)

@@ -484,15 +484,50 @@ func TestNonEmptyMountpoint(t *testing.T) {
 	}
 }
 
-// TestOwnershipOptionsRefused: uid=, gid=, umask= are parsed but refused
-// with a clear message until the filesystem applies them.
-func TestOwnershipOptionsRefused(t *testing.T) {
-	home, mnt := t.TempDir(), t.TempDir()
-	for _, o := range []string{"uid=0", "gid=0", "umask=027", "default_permissions"} {
-		out, code := run(t, home, "mount", "--demo", "-o", o, mnt)
-		if code != exitUsage || !strings.Contains(out, strings.Split(o, "=")[0]) || !strings.Contains(out, "cannot apply") {
-			t.Errorf("-o %s: %d %s", o, code, out)
-		}
+// TestOtherUsersGetOnlyWhatModesAllow mounts with allow_other and a umask
+// and tries as another local user (nobody): with umask=022 it may read but
+// not delete; with umask=077 it may do neither. The kernel enforces the
+// shown modes (default_permissions comes with allow_other).
+func TestOtherUsersGetOnlyWhatModesAllow(t *testing.T) {
+	needFUSE(t)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) runs commands as another user")
+	}
+	for _, tc := range []struct {
+		umask   string
+		canRead bool
+	}{{"022", true}, {"077", false}} {
+		t.Run("umask="+tc.umask, func(t *testing.T) {
+			home, mnt := t.TempDir(), t.TempDir()
+			// The other user must reach the mountpoint itself.
+			os.Chmod(filepath.Dir(mnt), 0o755)
+			os.Chmod(mnt, 0o755)
+			cleanupMount(t, home, mnt)
+			if out, code := run(t, home, "mount", "--daemon", "--demo", "-o", "allow_other,umask="+tc.umask, mnt); code != 0 {
+				t.Fatalf("mount: %d %s", code, out)
+			}
+			file := filepath.Join(demoProjectFiles(mnt), "Site Plan.pdf")
+			if _, err := os.Stat(file); err != nil {
+				t.Fatal(err)
+			}
+			asNobody := func(args ...string) (string, error) {
+				out, err := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, args...)...).CombinedOutput()
+				return string(out), err
+			}
+			out, err := asNobody("cat", file)
+			if tc.canRead && err != nil {
+				t.Errorf("nobody cannot read with umask %s: %v %s", tc.umask, err, out)
+			}
+			if !tc.canRead && (err == nil || !strings.Contains(out, "Permission denied")) {
+				t.Errorf("nobody read with umask %s: %v %s", tc.umask, err, out)
+			}
+			if out, err := asNobody("rm", "-f", file); err == nil {
+				t.Errorf("nobody deleted a file with umask %s: %s", tc.umask, out)
+			}
+			if _, err := os.Stat(file); err != nil {
+				t.Errorf("the file is gone after nobody's rm: %v", err)
+			}
+		})
 	}
 }
 

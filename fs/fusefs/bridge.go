@@ -35,10 +35,19 @@ type bridge struct {
 
 	notifyq    chan func()
 	stopNotify context.CancelFunc
+	// uid and gid own everything shown.
+	uid, gid uint32
 }
 
 func newBridge(core *fs.FS, o Options) *bridge {
-	b := &bridge{core: core, opts: o, nodes: map[fs.Node]gofs.InodeEmbedder{}, notifyq: make(chan func(), notifyQueue)}
+	b := &bridge{core: core, opts: o, nodes: map[fs.Node]gofs.InodeEmbedder{}, notifyq: make(chan func(), notifyQueue),
+		uid: uint32(syscall.Getuid()), gid: uint32(syscall.Getgid())}
+	if o.UID != nil {
+		b.uid = *o.UID
+	}
+	if o.GID != nil {
+		b.gid = *o.GID
+	}
 	b.root = &dirNode{b: b, d: core.Root()}
 	b.nodes[core.Root()] = b.root
 	ctx, cancel := context.WithCancel(context.Background())
@@ -186,7 +195,17 @@ func (b *bridge) fillAttr(out *fuse.Attr, a fs.Attr) {
 	if a.Dir {
 		size = 4096
 	}
+	if m := b.opts.Umask; m != nil {
+		perm := uint32(0o666)
+		if a.Dir {
+			perm = 0o777
+		}
+		if mode&0o200 == 0 { // not writable: keep it so
+			perm &^= 0o222
+		}
+		mode = mode&syscall.S_IFMT | perm&^*m
+	}
 	*out = fuse.Attr{Ino: a.Ino, Mode: mode, Nlink: a.Nlink, Size: size, Blocks: (size + 511) / 512, Blksize: blockSize}
 	out.SetTimes(&a.ModTime, &a.ModTime, &a.ModTime)
-	out.Uid, out.Gid = uint32(syscall.Getuid()), uint32(syscall.Getgid())
+	out.Uid, out.Gid = b.uid, b.gid
 }

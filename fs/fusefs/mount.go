@@ -65,6 +65,17 @@ type Options struct {
 	// (root only). Zero means DefaultKernelReadAheadKB; negative leaves
 	// the kernel's default.
 	KernelReadAheadKB int
+	// UID and GID own every file and folder shown; nil means the mounting
+	// user's and group.
+	UID, GID *uint32
+	// Umask clears permission bits from the modes shown: files start from
+	// 0666, folders from 0777. Nil keeps 0644 and 0755. Entries that cannot
+	// be written lose their write bits either way.
+	Umask *uint32
+	// DefaultPermissions makes the kernel check the shown owner and modes
+	// for every access. With AllowOther it is what keeps other local users
+	// out of what the modes do not grant them.
+	DefaultPermissions bool
 }
 
 func (o Options) withDefaults() Options {
@@ -107,6 +118,7 @@ func goFuseOptions(o Options) *gofs.Options {
 		GID:             uint32(os.Getgid()),
 		Logger:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 		MountOptions: fuse.MountOptions{
+			Options:      kernelOptions(o),
 			AllowOther:   o.AllowOther,
 			FsName:       o.FSName,
 			Name:         "bimfs",
@@ -120,6 +132,14 @@ func goFuseOptions(o Options) *gofs.Options {
 			Logger:        slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 		},
 	}
+}
+
+// kernelOptions are the mount options passed to the kernel as they are.
+func kernelOptions(o Options) []string {
+	if o.DefaultPermissions {
+		return []string{"default_permissions"}
+	}
+	return nil
 }
 
 // Mounted is a mounted filesystem.
