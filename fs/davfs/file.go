@@ -27,14 +27,17 @@ type file struct {
 	f     *fs.File
 	h     *fs.Handle
 	write bool
-	off   int64
-	done  bool
+	// created is set when the open created or truncated the file; wrote
+	// once anything was written.
+	created, wrote bool
+	off            int64
+	done           bool
 }
 
 var _ webdav.File = (*file)(nil)
 
-func newFile(ctx context.Context, name string, f *fs.File, h *fs.Handle, write bool) *file {
-	return &file{ctx: ctx, name: name, f: f, h: h, write: write}
+func newFile(ctx context.Context, name string, f *fs.File, h *fs.Handle, write, created bool) *file {
+	return &file{ctx: ctx, name: name, f: f, h: h, write: write, created: created}
 }
 
 // Read reads at the offset; io.EOF at the end of what the handle shows.
@@ -55,6 +58,7 @@ func (f *file) Read(p []byte) (int, error) {
 
 // Write writes at the offset into the staged copy.
 func (f *file) Write(p []byte) (int, error) {
+	f.wrote = true
 	n, err := f.h.WriteAt(f.ctx, p, f.off)
 	f.off += int64(n)
 	if err != nil {
@@ -92,7 +96,13 @@ func (f *file) Close() error {
 	}
 	f.done = true
 	var err error
-	if f.write {
+	switch {
+	case f.write && !f.wrote && f.created:
+		// A PUT of an empty body, or a truncation: no write made it a
+		// change to commit at close, yet the answer promises the
+		// service has it.
+		err = f.h.Fsync(f.ctx)
+	case f.write:
 		err = f.h.Flush(f.ctx)
 	}
 	f.h.Release(f.ctx)
@@ -107,14 +117,20 @@ func (f *file) Readdir(int) ([]os.FileInfo, error) {
 	return nil, fail(f.ctx, "readdir", f.name, fs.ErrNotDir)
 }
 
-// Stat shows the open handle: the size and version it reads.
+// Stat shows the open handle: the size and version it reads. The ETag of
+// a handle that writes is taken when it is asked for: a PUT asks after
+// Close, when the content has become a version.
 func (f *file) Stat() (os.FileInfo, error) {
 	at := f.f.Attr()
 	at.Size = f.h.Size()
 	if v := f.h.Version(); v != "" || f.write {
 		at.Version = v
 	}
-	return newFileInfo(baseName(f.name), at), nil
+	fi := newFileInfo(baseName(f.name), at)
+	if f.write {
+		fi.live = f.f
+	}
+	return fi, nil
 }
 
 // dirFile is an open folder: Readdir lists it, everything else fails.
@@ -190,6 +206,7 @@ func (d *dirFile) Readdir(count int) ([]os.FileInfo, error) {
 type fileInfo struct {
 	name string
 	at   fs.Attr
+	live *fs.File // if set, ETag shows the file's state when asked
 }
 
 var (
@@ -222,6 +239,9 @@ func (i fileInfo) Mode() os.FileMode {
 func (i fileInfo) ETag(context.Context) (string, error) {
 	if i.at.Dir {
 		return "", webdav.ErrNotImplemented
+	}
+	if i.live != nil {
+		return ETag(i.live.Attr()), nil
 	}
 	return ETag(i.at), nil
 }

@@ -129,7 +129,7 @@ func (s *FileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 		if err != nil {
 			return nil, fail(ctx, "create", name, err)
 		}
-		return newFile(ctx, name, f, h, of.Write), nil
+		return newFile(ctx, name, f, h, of.Write, true), nil
 	}
 	n, err := s.resolve(ctx, "open", name)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *FileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 		if err != nil {
 			return nil, fail(ctx, "open", name, err)
 		}
-		return newFile(ctx, name, n, h, of.Write), nil
+		return newFile(ctx, name, n, h, of.Write, of.Trunc), nil
 	}
 	return nil, fail(ctx, "open", name, fs.ErrNotSupported)
 }

@@ -45,6 +45,8 @@ type Options struct {
 //   - Content-Type from the extension on GET and HEAD, so no file is read
 //     to guess it;
 //   - If-Match on PUT and DELETE (412 when the file changed since);
+//   - Overwrite "T" when a COPY or MOVE has no Overwrite header, as RFC
+//     4918 says (the protocol layer assumes "F" for MOVE);
 //   - the Depth limit of PROPFIND (Options.InfiniteDepth).
 type Handler struct {
 	dav  *webdav.Handler
@@ -97,6 +99,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", ContentType(name))
 		}
 	case "COPY", "MOVE":
+		if r.Header.Get("Overwrite") == "" {
+			// RFC 4918 10.6: no Overwrite header means "T"; the
+			// protocol layer takes a missing one as "F" for MOVE.
+			r.Header.Set("Overwrite", "T")
+		}
 		if r.Header.Get("Overwrite") != "F" {
 			if u, err := url.Parse(r.Header.Get("Destination")); err == nil {
 				if dst, ok := h.treePath(u.Path); ok && inTree {
