@@ -1,7 +1,8 @@
 // Command bimfs mounts BIM 360 / ACC Docs and BIMcloud accounts as a
 // filesystem.
 //
-//	bimfs mount [--config FILE] [-o k=v,…] [--demo] MOUNTPOINT
+//	bimfs mount [--config FILE] [-o k=v,…] [--demo] [--webdav ADDR] MOUNTPOINT
+//	bimfs serve webdav [--addr HOST:PORT] [--config FILE] [-o k=v,…] [--demo]
 //	bimfs login [--config FILE] [--password-stdin] ACCOUNT
 //	bimfs logout [--config FILE] ACCOUNT
 //	bimfs status [--config FILE]
@@ -25,6 +26,7 @@ const exitUsage = 2
 
 var commands = map[string]func(args []string) error{
 	"mount":   runMount,
+	"serve":   runServe,
 	"login":   runLogin,
 	"logout":  runLogout,
 	"status":  runStatus,
@@ -58,7 +60,9 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  bimfs mount [--config FILE] [-o k=v,...] [--demo] MOUNTPOINT
+  bimfs mount [--config FILE] [-o k=v,...] [--demo] [--webdav ADDR] MOUNTPOINT
+  bimfs serve webdav [--addr HOST:PORT] [--cert FILE --key FILE --htpasswd FILE]
+                     [--config FILE] [-o k=v,...] [--demo]
   bimfs login [--config FILE] [--password-stdin] [--user NAME] ACCOUNT
   bimfs logout [--config FILE] ACCOUNT
   bimfs status [--config FILE]

@@ -4,20 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 
-	"github.com/bimfs/bimfs/cache"
-	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
-	"github.com/bimfs/bimfs/cmd/bimfs/internal/wiring"
-	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fusefs"
 	"github.com/bimfs/bimfs/mountopts"
-	"github.com/bimfs/bimfs/remote"
 )
 
 func runMount(args []string) error {
@@ -27,6 +21,7 @@ func runMount(args []string) error {
 	f.Var(&dashO, "o", "mount options k=v,… (repeatable); see README")
 	useDemo := f.Bool("demo", false, "serve built-in emulators with sample projects (no credentials needed)")
 	debug := f.Bool("debug", false, "log every kernel request and API call")
+	dav := addDavFlags(f, "webdav-", "webdav", "", "also export the mount over WebDAV on this address (host:port), sharing its cache; see serve webdav")
 	positional, err := parseInterspersed(f, args)
 	if err != nil {
 		return usageError{err}
@@ -38,72 +33,23 @@ func runMount(args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	opts, err := loadOptions(*configPath, strings.Join(dashO, ","))
-	if err != nil {
-		return err
+	if *dav.addr != "" {
+		if _, err := dav.config().Check(); err != nil {
+			return usageError{err}
+		}
 	}
-	opts.Debug = opts.Debug || *debug
-	log := newLogger(opts.Debug)
-	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-
-	env := wiring.Env{Logger: log, InsecureSkipVerify: opts.InsecureSkipVerify}
-	accounts := opts.Accounts
-	if *useDemo {
-		d, err := demo.Start(ctx, demo.Options{}, env)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		env, accounts = d.Env, d.Accounts
-		log.Info("demo servers running", "bim360", d.BIM360.URL, "bimcloud", d.BIMcloud.URL)
-	}
-	if len(accounts) == 0 {
-		return usagef("no accounts configured in %s; add an [account NAME] section or use --demo", mountopts.DefaultConfigPath())
-	}
-
-	wiring.LimitMemory(opts.MemoryCache)
-	c, err := cache.New(cache.Options{
-		Dir:          filepath.Join(opts.CacheDir, "blocks"),
-		MemoryBytes:  opts.MemoryCache,
-		DiskBytes:    opts.DiskCache,
-		BlockSize:    opts.BlockSize,
-		MaxReadAhead: opts.MaxReadAhead,
-		Parallel:     opts.Parallel,
-		Logger:       log,
-	})
+	s, err := openSession(ctx, coreConfig{configPath: *configPath, dashO: strings.Join(dashO, ","), demo: *useDemo, debug: *debug})
 	if err != nil {
-		return fmt.Errorf("cache: %w", err)
+		return err
 	}
-	defer c.Close()
+	defer s.Close()
+	opts, log := s.opts, s.log
 
-	var mounted []fs.Account
-	defer func() {
-		for _, a := range mounted {
-			a.Backend.Close()
-		}
-	}()
-	for _, a := range accounts {
-		b, err := wiring.Open(ctx, env, a, opts)
-		if err != nil {
-			if remote.IsKind(err, remote.Unauthenticated) {
-				return fmt.Errorf("account %s is not logged in: run `bimfs login %s` (%v)", a.Name, a.Name, err)
-			}
-			return fmt.Errorf("account %s: %w", a.Name, err)
-		}
-		mounted = append(mounted, fs.Account{Name: a.Name, Backend: b, Identity: wiring.Identity(a)})
-	}
-
-	m, err := fusefs.Mount(mountpoint, mounted, fusefs.Options{
-		Options: fs.Options{
-			MetadataTTL:    opts.MetadataTTL,
-			StagingDir:     filepath.Join(opts.CacheDir, "staging"),
-			AsyncWriteback: opts.AsyncWriteback,
-			Cache:          c,
-			Logger:         log,
-		},
+	m, err := fusefs.MountFS(mountpoint, s.core, fusefs.Options{
+		Options:         s.fsOpts,
 		EntryTimeout:    opts.EntryTimeout,
 		AttrTimeout:     opts.AttrTimeout,
 		NegativeTimeout: opts.NegativeTimeout,
@@ -115,7 +61,24 @@ func runMount(args []string) error {
 	if err != nil {
 		return fmt.Errorf("mounting on %s: %w", mountpoint, err)
 	}
-	log.Info("mounted", "mountpoint", mountpoint, "accounts", len(mounted))
+	log.Info("mounted", "mountpoint", mountpoint)
+
+	// The WebDAV export shares the mount's core: one cache, one set of
+	// staged files, the same tree.
+	var davDone <-chan error
+	if *dav.addr != "" {
+		srv, err := startWebDAV(s, dav)
+		if err != nil {
+			m.Unmount()
+			return err
+		}
+		davDone = srv.Done()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			srv.Shutdown(sctx)
+		}()
+	}
 
 	done := make(chan struct{})
 	go func() { m.Wait(); close(done) }()
@@ -124,6 +87,9 @@ func runMount(args []string) error {
 		case <-done:
 			log.Info("unmounted", "mountpoint", mountpoint)
 			return nil
+		case err := <-davDone:
+			log.Error("the WebDAV export stopped; the mount stays", "err", err)
+			davDone = nil
 		case <-ctx.Done():
 			if err := m.Unmount(); err != nil {
 				log.Error("unmount failed; close open files and signal again", "mountpoint", mountpoint, "err", err)
