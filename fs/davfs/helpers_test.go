@@ -26,7 +26,12 @@ type server struct {
 
 func newServer(t *testing.T, opts davfs.Options, accounts ...fs.Account) *server {
 	t.Helper()
-	c, err := cache.New(cache.Options{Dir: t.TempDir(), MemoryBytes: 32 << 20, DiskBytes: 64 << 20, BlockSize: 1 << 20})
+	return newServerTB(t, opts, accounts...)
+}
+
+func newServerTB(t testing.TB, opts davfs.Options, accounts ...fs.Account) *server {
+	t.Helper()
+	c, err := cache.New(cache.Options{Dir: t.TempDir(), MemoryBytes: 128 << 20, DiskBytes: 64 << 20, BlockSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
