@@ -79,6 +79,13 @@ func TestListing(t *testing.T) {
 	if n := m.Calls(remotetest.OpReadRange); n != 0 {
 		t.Errorf("PROPFIND read %d ranges; want none", n)
 	}
+	// Listed again within the metadata TTL: no service call at all, and
+	// no file is opened for its properties.
+	m.ResetCalls()
+	propfind(t, s, url("acme", pf)+"/", "1")
+	if n, r := m.Calls(remotetest.OpList), m.Calls(remotetest.OpReadRange); n != 0 || r != 0 {
+		t.Errorf("second PROPFIND: %d lists, %d range reads; want none", n, r)
+	}
 	// One file alone (Depth 0).
 	if one := propfind(t, s, url("acme", pf, "plan.pdf"), "0"); len(one.Responses) != 1 {
 		t.Errorf("Depth 0 of a file: %d responses", len(one.Responses))

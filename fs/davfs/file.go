@@ -21,11 +21,15 @@ import (
 // file is an open file: a core handle plus the offset that Seek, Read and
 // Write share. Reads go straight to Handle.ReadAt, so a range request
 // fetches only the blocks it covers, through the block cache.
+//
+// A file opened only for its properties (PROPFIND opens every file it
+// lists, PROPPATCH opens files read-write) has no handle: nothing is
+// pinned or staged for it, and one is opened for reading if it is read.
 type file struct {
 	ctx   context.Context // the request's: cancelled when the client goes
 	name  string
 	f     *fs.File
-	h     *fs.Handle
+	h     *fs.Handle // nil until needed for a properties-only open
 	write bool
 	// created is set when the open created or truncated the file; wrote
 	// once anything was written.
@@ -40,12 +44,29 @@ func newFile(ctx context.Context, name string, f *fs.File, h *fs.Handle, write, 
 	return &file{ctx: ctx, name: name, f: f, h: h, write: write, created: created}
 }
 
+// handle returns the core handle, opening one for reading if the file
+// was opened for its properties only.
+func (f *file) handle() (*fs.Handle, error) {
+	if f.h == nil {
+		h, err := f.f.Open(f.ctx, fs.OpenFlags{})
+		if err != nil {
+			return nil, fail(f.ctx, "open", f.name, err)
+		}
+		f.h = h
+	}
+	return f.h, nil
+}
+
 // Read reads at the offset; io.EOF at the end of what the handle shows.
 func (f *file) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := f.h.ReadAt(f.ctx, p, f.off)
+	h, err := f.handle()
+	if err != nil {
+		return 0, err
+	}
+	n, err := h.ReadAt(f.ctx, p, f.off)
 	f.off += int64(n)
 	if err != nil {
 		return n, fail(f.ctx, "read", f.name, err)
@@ -58,6 +79,9 @@ func (f *file) Read(p []byte) (int, error) {
 
 // Write writes at the offset into the staged copy.
 func (f *file) Write(p []byte) (int, error) {
+	if !f.write {
+		return 0, fail(f.ctx, "write", f.name, fs.ErrBadHandle)
+	}
 	f.wrote = true
 	n, err := f.h.WriteAt(f.ctx, p, f.off)
 	f.off += int64(n)
@@ -75,7 +99,11 @@ func (f *file) Seek(offset int64, whence int) (int64, error) {
 	case io.SeekCurrent:
 		offset += f.off
 	case io.SeekEnd:
-		offset += f.h.Size()
+		h, err := f.handle()
+		if err != nil {
+			return f.off, err
+		}
+		offset += h.Size()
 	default:
 		return f.off, &os.PathError{Op: "seek", Path: f.name, Err: errors.New("invalid whence")}
 	}
@@ -91,7 +119,8 @@ func (f *file) Seek(offset int64, whence int) (int64, error) {
 // journaled in async mode) before Close returns, and a failed commit is
 // its error, so a PUT is answered only once the service has the file.
 func (f *file) Close() error {
-	if f.done {
+	if f.done || f.h == nil {
+		f.done = true
 		return nil
 	}
 	f.done = true
@@ -121,6 +150,10 @@ func (f *file) Readdir(int) ([]os.FileInfo, error) {
 // a handle that writes is taken when it is asked for: a PUT asks after
 // Close, when the content has become a version.
 func (f *file) Stat() (os.FileInfo, error) {
+	if f.h == nil {
+		f.f.Refresh()
+		return newFileInfo(baseName(f.name), f.f.Attr()), nil
+	}
 	at := f.f.Attr()
 	at.Size = f.h.Size()
 	if v := f.h.Version(); v != "" || f.write {

@@ -135,6 +135,13 @@ func (s *FileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 	if err != nil {
 		return nil, err
 	}
+	// PROPFIND opens every file it lists and PROPPATCH opens files
+	// read-write, only to reach their properties: no handle is opened
+	// (nothing pinned, nothing staged) and nothing is written.
+	propsOnly := false
+	if st := stateOf(ctx); st != nil && (st.method == "PROPFIND" || st.method == "PROPPATCH") {
+		propsOnly, of = true, fs.OpenFlags{}
+	}
 	switch n := n.(type) {
 	case *fs.Dir:
 		if of.Write || of.Trunc {
@@ -142,6 +149,9 @@ func (s *FileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 		}
 		return &dirFile{ctx: ctx, name: name, d: n}, nil
 	case *fs.File:
+		if propsOnly {
+			return newFile(ctx, name, n, nil, false, false), nil
+		}
 		h, err := n.Open(ctx, of)
 		if err != nil {
 			return nil, fail(ctx, "open", name, err)

@@ -79,7 +79,7 @@ func NewHandler(core *fs.FS, opts Options) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := &requestState{}
+	st := &requestState{method: r.Method}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	name, inTree := h.treePath(r.URL.Path)
 	switch r.Method {
@@ -171,8 +171,9 @@ type stateKey struct{}
 
 // requestState is what FileSystem tells Handler about one request.
 type requestState struct {
-	mu  sync.Mutex
-	err error // the core's last failure in this request
+	method string
+	mu     sync.Mutex
+	err    error // the core's last failure in this request
 	// replaceSrc and replaceDst are the source and destination of a COPY
 	// or MOVE that may overwrite (see FileSystem.RemoveAll).
 	replaceSrc, replaceDst string
