@@ -231,3 +231,35 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestLoopbackRefusesOtherHostNames checks the defence against DNS
+// rebinding: without users, only requests naming a loopback host are
+// served.
+func TestLoopbackRefusesOtherHostNames(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "inside") })
+	s, err := davserver.Start(davserver.Config{Addr: "127.0.0.1:0"}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(t.Context()) })
+	_, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(s.URL(), "http://"), "/"))
+	for host, want := range map[string]int{
+		"127.0.0.1:" + port:    200,
+		"localhost:" + port:    200,
+		"localhost":            200,
+		"[::1]:" + port:        200,
+		"evil.example:" + port: http.StatusMisdirectedRequest,
+		"192.0.2.1":            http.StatusMisdirectedRequest,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, s.URL(), nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d; want %d", host, resp.StatusCode, want)
+		}
+	}
+}

@@ -43,6 +43,10 @@ func Start(cfg Config, h http.Handler, log *slog.Logger) (*Server, error) {
 		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
 	handler := h
+	host, _, _ := net.SplitHostPort(addr) // checked by Check
+	if IsLoopback(host) && cfg.HtpasswdFile == "" {
+		handler = loopbackHostsOnly(handler, log)
+	}
 	if cfg.HtpasswdFile != "" {
 		users, err := LoadHtpasswd(cfg.HtpasswdFile)
 		if err != nil {
@@ -108,6 +112,27 @@ func RequireAuth(users *Htpasswd, h http.Handler, log *slog.Logger) http.Handler
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="bimfs", charset="UTF-8"`)
 		http.Error(w, "401 Unauthorized: log in with a user of the server's htpasswd file", http.StatusUnauthorized)
+	})
+}
+
+// loopbackHostsOnly refuses requests that name another host than this
+// computer. An export without users trusts whoever reaches it, which on
+// loopback is this computer's users — and a web page in their browser
+// that rebinds its own host name to 127.0.0.1 (DNS rebinding). Such a
+// page's requests still carry its name in Host; a WebDAV client's carry
+// localhost or a loopback address.
+func loopbackHostsOnly(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		if !IsLoopback(host) {
+			log.Warn("refused a WebDAV request for another host name (DNS rebinding?)", "host", r.Host, "client", r.RemoteAddr)
+			http.Error(w, "421 Misdirected Request: this server answers only to localhost and loopback addresses", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 
