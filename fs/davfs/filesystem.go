@@ -163,7 +163,9 @@ func (s *FileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 
 // RemoveAll implements webdav.FileSystem (DELETE, and the delete of an
 // existing destination that COPY and MOVE with Overwrite do first). A
-// folder is emptied depth first, then removed.
+// folder is emptied depth first, then removed, as rm -r does on the
+// mount; accounts, and folders the service marks read-only (hubs,
+// projects), are refused before anything below them is touched.
 //
 // When a COPY or MOVE of a file replaces another file, the destination is
 // not deleted here: the copy is written into the existing file and the
@@ -189,6 +191,15 @@ func (s *FileSystem) RemoveAll(ctx context.Context, name string) error {
 		}
 	}
 	if sub, ok := n.(*fs.Dir); ok {
+		// Refuse at once what cannot be deleted itself, rather than
+		// emptying it first: an account, a hub, a project.
+		if d.IsRoot() || !sub.CanWrite() {
+			return fail(ctx, "remove", name, fs.ErrReadOnlyFS)
+		}
+		if at := sub.Attr(); at.Protected || !at.Writable {
+			return fail(ctx, "remove", name, remote.Errorf(remote.Permission, "davfs.delete",
+				"the service does not let %s be deleted (a hub, a project or a read-only folder)", sub.Path()))
+		}
 		if err := s.emptyDir(ctx, sub, name); err != nil {
 			return err
 		}

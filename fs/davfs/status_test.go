@@ -83,6 +83,19 @@ func TestErrorStatuses(t *testing.T) {
 	resp, body = s.do(t, http.MethodPut, base+"/Missing/x.txt", strings.NewReader("x"))
 	check("PUT below a missing folder", resp, body, http.StatusConflict, "")
 
+	// Deleting an account or a read-only folder is refused before
+	// anything below it is deleted.
+	resp, body = s.do(t, http.MethodDelete, "/acme", nil)
+	check("DELETE of an account", resp, body, http.StatusForbidden, "read-only")
+	resp, body = s.do(t, http.MethodDelete, "/acme/Hub/Locked/Files", nil)
+	check("DELETE of a read-only folder", resp, body, http.StatusForbidden, "does not let")
+	if _, ok := m.Content("Hub/Locked/Files/ro.txt"); !ok {
+		t.Error("a refused DELETE deleted a file below")
+	}
+	if _, ok := m.Content(pf + "/a.txt"); !ok {
+		t.Error("a refused DELETE of the account deleted a file")
+	}
+
 	// The service is down at upload: 503, and the content stays staged.
 	m.SetFault(func(ctx context.Context, op string, id remote.ID) error {
 		if op == remotetest.OpUpload {
