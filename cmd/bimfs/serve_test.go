@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,4 +144,93 @@ func firstFolder(multistatus string) string {
 		}
 	}
 	return ""
+}
+
+// TestMountWithWebDAV runs `bimfs mount --demo --webdav ADDR`: one
+// process, one core; a file saved through either front end is read
+// through the other.
+func TestMountWithWebDAV(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	home, mnt := t.TempDir(), t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bimfsBin, "mount", "--demo", "--webdav", addr, mnt)
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if isMounted(mnt) {
+			exec.Command("fusermount3", "-u", "-z", mnt).Run()
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !isMounted(mnt) {
+		if time.Now().After(deadline) {
+			t.Fatalf("mount did not appear:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	groups, err := os.ReadDir(filepath.Join(mnt, "bimcloud-demo"))
+	if err != nil || len(groups) == 0 || !groups[0].IsDir() {
+		t.Fatalf("bimcloud-demo: %v %v", groups, err)
+	}
+	group := groups[0].Name()
+	if err := os.WriteFile(filepath.Join(mnt, "bimcloud-demo", group, "via-mount.txt"), []byte("written on the mount\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + addr + "/bimcloud-demo/" + url.PathEscape(group) + "/"
+	var resp *http.Response
+	for {
+		resp, err = http.Get(base + "via-mount.txt")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("GET: %v\n%s", err, logs.String())
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "written on the mount\n" {
+		t.Errorf("WebDAV reads %s %q", resp.Status, b)
+	}
+	req, _ := http.NewRequest(http.MethodPut, base+"via-webdav.txt", strings.NewReader("written over WebDAV\n"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %s", resp.Status)
+	}
+	if got, err := os.ReadFile(filepath.Join(mnt, "bimcloud-demo", group, "via-webdav.txt")); err != nil || string(got) != "written over WebDAV\n" {
+		t.Errorf("the mount reads %q, %v", got, err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Fatalf("mount exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("mount did not stop on SIGTERM")
+	}
+	if isMounted(mnt) {
+		t.Error("still mounted after SIGTERM")
+	}
 }
