@@ -309,3 +309,25 @@ func TestLockUnlock(t *testing.T) {
 		t.Errorf("new.docx: %q", got)
 	}
 }
+
+// TestPrefix serves the tree below a URL path, as behind a reverse proxy
+// that forwards /dav/.
+func TestPrefix(t *testing.T) {
+	m := newMem(map[string][]byte{pf + "/a.txt": []byte("alpha")})
+	s := newServer(t, davfs.Options{Prefix: "/dav/"}, fs.Account{Name: "acme", Backend: m})
+	resp, body := s.do(t, http.MethodGet, "/dav"+url("acme", pf, "a.txt"), nil)
+	expect(t, resp, body, http.StatusOK)
+	if body != "alpha" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("GET below the prefix: %q %s", body, resp.Header.Get("Content-Type"))
+	}
+	resp, body = s.do(t, http.MethodGet, url("acme", pf, "a.txt"), nil)
+	expect(t, resp, body, http.StatusNotFound)
+	resp, body = s.do(t, "MOVE", "/dav"+url("acme", pf, "a.txt"), nil, "Destination", s.url+"/dav"+url("acme", pf, "b.txt"))
+	expect(t, resp, body, http.StatusCreated)
+	if got, _ := m.Content(pf + "/b.txt"); string(got) != "alpha" {
+		t.Errorf("MOVE below the prefix: %q", got)
+	}
+	if ms := propfind(t, s, "/dav/acme/", "1"); len(ms.Responses) != 2 || ms.Responses[1].Href != "/dav/acme/Hub/" {
+		t.Errorf("PROPFIND below the prefix: %+v", ms.Responses)
+	}
+}
