@@ -4,6 +4,10 @@
 // statuses through one table (status.go), and the Handler adds what the
 // protocol layer leaves open (handler.go): depth limits, content types
 // without sniffing, and statuses that say why a request failed.
+//
+// golang.org/x/net/webdav is the Go project's own WebDAV server (RFC 4918
+// class 1 and 2: multistatus XML, If headers, locks); the protocol is a
+// solved problem, and this package only adapts the core to it.
 package davfs
 
 import (

@@ -68,6 +68,12 @@ func TestErrorStatuses(t *testing.T) {
 	if _, ok := m.Entry(pf + "/a.txt"); !ok {
 		t.Error("refused move lost the source")
 	}
+	// What the service cannot move, COPY can: it reads and writes.
+	resp, body = s.do(t, "COPY", base+"/a.txt", nil, "Destination", s.url+url("other", pf, "a.txt"))
+	check("copy between accounts", resp, body, http.StatusCreated, "")
+	if got, _ := other.Content(pf + "/a.txt"); string(got) != "alpha" {
+		t.Errorf("copied between accounts: %q", got)
+	}
 	resp, body = s.do(t, http.MethodPut, "/new.txt", strings.NewReader("x"))
 	check("PUT at the root", resp, body, http.StatusForbidden, "read-only")
 	resp, body = s.do(t, "MKCOL", "/acme/Hub/Locked/Files/Sub", nil)

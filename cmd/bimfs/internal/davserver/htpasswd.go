@@ -14,7 +14,9 @@ import (
 )
 
 // Htpasswd is a set of users with bcrypt password hashes, as written by
-// `htpasswd -B` (Apache's tools). Other hash schemes (MD5 "$apr1$", SHA1
+// `htpasswd -B` (Apache's tools). The file format is two fields a line and
+// is parsed here; the hashes are checked with golang.org/x/crypto/bcrypt,
+// the Go project's implementation. Other hash schemes (MD5 "$apr1$", SHA1
 // "{SHA}", crypt) are refused when the file is read: they are too cheap
 // to guess.
 type Htpasswd struct {
