@@ -32,10 +32,13 @@ type file struct {
 	h     *fs.Handle // nil until needed for a properties-only open
 	write bool
 	// created is set when the open created or truncated the file; wrote
-	// once anything was written.
-	created, wrote bool
-	off            int64
-	done           bool
+	// once anything was written, writeFailed once a write failed.
+	created, wrote, writeFailed bool
+	off                         int64
+	done                        bool
+	// repl is set when the file's content replaces another's (PUT, the
+	// target of COPY): it is written under a temporary name first.
+	repl *replacement
 }
 
 var _ webdav.File = (*file)(nil)
@@ -69,6 +72,9 @@ func (f *file) Read(p []byte) (int, error) {
 	n, err := h.ReadAt(f.ctx, p, f.off)
 	f.off += int64(n)
 	if err != nil {
+		if st := stateOf(f.ctx); st != nil {
+			st.readFailure()
+		}
 		return n, fail(f.ctx, "read", f.name, err)
 	}
 	if n == 0 {
@@ -86,6 +92,7 @@ func (f *file) Write(p []byte) (int, error) {
 	n, err := f.h.WriteAt(f.ctx, p, f.off)
 	f.off += int64(n)
 	if err != nil {
+		f.writeFailed = true
 		return n, fail(f.ctx, "write", f.name, err)
 	}
 	return n, nil
@@ -124,6 +131,14 @@ func (f *file) Close() error {
 		return nil
 	}
 	f.done = true
+	if f.repl != nil {
+		return f.closeReplacement()
+	}
+	return f.commitAndRelease()
+}
+
+// commitAndRelease commits what the handle wrote and releases it.
+func (f *file) commitAndRelease() error {
 	var err error
 	switch {
 	case f.write && !f.wrote && f.created:

@@ -129,6 +129,9 @@ func (s *FileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 		if err != nil {
 			return nil, err
 		}
+		if st := stateOf(ctx); st != nil && (st.method == "PUT" || st.method == "COPY") && of.Trunc {
+			return s.openReplacement(ctx, d, base, name)
+		}
 		f, h, err := d.Create(ctx, base, of, flag&os.O_EXCL != 0)
 		if err != nil {
 			return nil, fail(ctx, "create", name, err)
