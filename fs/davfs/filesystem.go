@@ -175,10 +175,10 @@ func (s *FileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 // projects), are refused before anything below them is touched.
 //
 // When a COPY or MOVE of a file replaces another file, the destination is
-// not deleted here: the copy is written into the existing file and the
-// move renames over it, so the destination keeps its identity and history
-// and the content becomes its new version, as with a rename over a file
-// on the mount.
+// not deleted here: the copy (replacement.go) and the move both rename
+// over it, so the destination keeps its identity and history and the
+// content becomes its new version, as with a rename over a file on the
+// mount.
 func (s *FileSystem) RemoveAll(ctx context.Context, name string) error {
 	d, base, err := s.parent(ctx, "remove", name)
 	if err != nil {
