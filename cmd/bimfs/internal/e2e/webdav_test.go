@@ -134,6 +134,13 @@ func TestWebDAVWithRclone(t *testing.T) {
 		t.Errorf("after rmdir:\n%s", ls)
 	}
 
+	// A move the service cannot make says so: 502 and why.
+	hdr, body = curl(t, "-X", "MOVE", "-H", "Destination: "+e.url+"bimcloud-demo/Site%20Plan.dwg",
+		e.bimURL(tr.hub, tr.project, "Project Files", "Site Plan.dwg"))
+	if !strings.Contains(hdr, " 502") || !strings.Contains(body, "cannot move between services, accounts or projects") {
+		t.Errorf("MOVE between services: %s %q", hdr, body)
+	}
+
 	// LOCK and UNLOCK with curl: a locked file refuses other writers.
 	fileURL := e.bimURL(tr.hub, tr.project, "Project Files", "Site Plan.dwg")
 	lockXML := `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>curl</D:owner></D:lockinfo>`
