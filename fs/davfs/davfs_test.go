@@ -1,14 +1,17 @@
 package davfs_test
 
 import (
+	"context"
 	"encoding/xml"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/davfs"
+	"github.com/bimfs/bimfs/remote"
 	"github.com/bimfs/bimfs/remote/remotetest"
 )
 
@@ -329,5 +332,50 @@ func TestPrefix(t *testing.T) {
 	}
 	if ms := propfind(t, s, "/dav/acme/", "1"); len(ms.Responses) != 2 || ms.Responses[1].Href != "/dav/acme/Hub/" {
 		t.Errorf("PROPFIND below the prefix: %+v", ms.Responses)
+	}
+}
+
+// TestPutAsyncWriteback: with writeback=async a PUT is answered once the
+// content is journaled; the upload follows in the background, one
+// version per PUT.
+func TestPutAsyncWriteback(t *testing.T) {
+	m := newMem(nil)
+	release := make(chan struct{})
+	m.SetFault(func(ctx context.Context, op string, id remote.ID) error {
+		if op == remotetest.OpUpload {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	s := newServerCore(t, davfs.Options{}, fs.Options{AsyncWriteback: true}, fs.Account{Name: "acme", Backend: m})
+	p := url("acme", pf, "async.txt")
+	resp, body := s.do(t, http.MethodPut, p, strings.NewReader("journaled first"))
+	expect(t, resp, body, http.StatusCreated)
+	if _, ok := m.Content(pf + "/async.txt"); ok {
+		t.Fatal("the service had the file before the upload was let through")
+	}
+	// Readable at once from the staged copy.
+	resp, body = s.do(t, http.MethodGet, p, nil)
+	expect(t, resp, body, http.StatusOK)
+	if body != "journaled first" {
+		t.Errorf("GET before the upload: %q", body)
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got, _ := m.Content(pf + "/async.txt"); string(got) == "journaled first" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background upload never arrived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := versions(m, pf+"/async.txt"); n != 1 {
+		t.Errorf("%d versions; want 1", n)
 	}
 }

@@ -31,19 +31,27 @@ func newServer(t *testing.T, opts davfs.Options, accounts ...fs.Account) *server
 
 func newServerTB(t testing.TB, opts davfs.Options, accounts ...fs.Account) *server {
 	t.Helper()
+	return newServerCore(t, opts, fs.Options{}, accounts...)
+}
+
+// newServerCore serves a core built with core's options (cache and
+// staging are filled in).
+func newServerCore(t testing.TB, opts davfs.Options, core fs.Options, accounts ...fs.Account) *server {
+	t.Helper()
 	c, err := cache.New(cache.Options{Dir: t.TempDir(), MemoryBytes: 128 << 20, DiskBytes: 64 << 20, BlockSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	core, err := fs.New(accounts, fs.Options{Cache: c, StagingDir: t.TempDir(), UploadRetry: 10 * time.Millisecond})
+	core.Cache, core.StagingDir, core.UploadRetry = c, t.TempDir(), 10*time.Millisecond
+	fsys, err := fs.New(accounts, core)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(core.Close)
-	ts := httptest.NewServer(davfs.NewHandler(core, opts))
+	t.Cleanup(fsys.Close)
+	ts := httptest.NewServer(davfs.NewHandler(fsys, opts))
 	t.Cleanup(ts.Close)
-	return &server{url: ts.URL, core: core}
+	return &server{url: ts.URL, core: fsys}
 }
 
 func newMem(files map[string][]byte) *remotetest.Memory {
