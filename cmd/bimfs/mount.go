@@ -41,6 +41,7 @@ type mountFlags struct {
 	fsname        string
 	readyTimeout  time.Duration
 	demoRate      string
+	dav           davFlags
 }
 
 func newMountCmd() *cobra.Command {
@@ -82,6 +83,7 @@ user, nofail, x-systemd.*, ...) are accepted and left to mount(8) and the kernel
 	fl.StringVar(&f.fsname, "fsname", "", "source shown in mount tables (-o fsname=)")
 	fl.DurationVar(&f.readyTimeout, "ready-timeout", 2*time.Minute, "with --daemon: how long to wait for the mount to be ready")
 	fl.StringVar(&f.demoRate, "demo-rate", "", "with --demo: cap BIM 360 transfers to this many bytes per second (e.g. 4MiB), to watch uploads progress")
+	f.dav.add(fl, "webdav-", "webdav", "", "also export the mount over WebDAV on this address (host:port), sharing its cache; see serve webdav")
 	fl.MarkHidden("fsname")
 	fl.MarkHidden("demo-rate")
 	return c
@@ -115,6 +117,9 @@ func splitCLIOptions(s string) (rest string, cli cliOptions, err error) {
 }
 
 func runMount(c *cobra.Command, f *mountFlags, dir string) error {
+	if err := f.dav.check(); err != nil {
+		return err
+	}
 	dashO, cli, err := splitCLIOptions(strings.Join(f.options, ","))
 	if err != nil {
 		return err
@@ -195,7 +200,7 @@ func runMount(c *cobra.Command, f *mountFlags, dir string) error {
 		}
 		demoOpts.BIM360 = bimemu.Options{BytesPerSecond: rate}
 	}
-	return serveMount(opts, mountpoint, useDemo, explicitCache, demoOpts)
+	return serveMount(opts, mountpoint, useDemo, explicitCache, demoOpts, &f.dav)
 }
 
 func removeArg(args []string, drop string) []string {
@@ -209,7 +214,12 @@ func removeArg(args []string, drop string) []string {
 }
 
 // serveMount mounts and serves until unmounted or signalled.
-func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCache bool, demoOpts demo.Options) error {
+// serveMount builds one filesystem core for the configured accounts and
+// serves it until unmounted or signalled: through FUSE on mountpoint (if
+// not ""), and over WebDAV if dav names an address. Both front ends share
+// the core, its cache and its staged files.
+func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCache bool, demoOpts demo.Options, dav *davFlags) error {
+	exportOnly := mountpoint == ""
 	log, logCloser, err := openLog(opts)
 	if err != nil {
 		return err
@@ -248,7 +258,11 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 		return usagef("no accounts configured in %s; add an [account NAME] section or use --demo", mountopts.DefaultConfigPath())
 	}
 
-	lock, err := lockCacheDir(opts.CacheDir, mountpoint)
+	holder := mountpoint
+	if exportOnly {
+		holder = "WebDAV export on " + dav.addr
+	}
+	lock, err := lockCacheDir(opts.CacheDir, holder)
 	if err != nil {
 		return err
 	}
@@ -292,30 +306,38 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 		fsname = "bimfs"
 	}
 	stagingDir := filepath.Join(opts.CacheDir, "staging")
-	m, err := fusefs.Mount(mountpoint, mounted, fusefs.Options{
-		Options: fs.Options{
-			MetadataTTL:    opts.MetadataTTL,
-			StagingDir:     stagingDir,
-			StatePath:      filepath.Join(opts.CacheDir, "state.db"),
-			AsyncWriteback: opts.AsyncWriteback,
-			Cache:          c,
-			Logger:         log,
-		},
-		EntryTimeout:    opts.EntryTimeout,
-		AttrTimeout:     opts.AttrTimeout,
-		NegativeTimeout: opts.NegativeTimeout,
-		NoXattrs:        opts.NoXattrs,
-		Debug:           opts.DebugFUSE,
-		UID:             opts.UID,
-		GID:             opts.GID,
-		Umask:           opts.Umask,
-		// Other users get only what the shown modes allow.
-		DefaultPermissions: opts.DefaultPermissions || opts.AllowOther,
-		AllowOther:         opts.AllowOther,
-		FSName:             fsname,
+	core, err := fs.New(mounted, fs.Options{
+		MetadataTTL:    opts.MetadataTTL,
+		StagingDir:     stagingDir,
+		StatePath:      filepath.Join(opts.CacheDir, "state.db"),
+		AsyncWriteback: opts.AsyncWriteback,
+		Cache:          c,
+		Logger:         log,
 	})
 	if err != nil {
-		return fmt.Errorf("mounting on %s: %w", mountpoint, err)
+		return err
+	}
+	defer core.Close()
+	var m *fusefs.Mounted
+	if !exportOnly {
+		m, err = fusefs.MountFS(mountpoint, core, fusefs.Options{
+			Options:         fs.Options{Logger: log},
+			EntryTimeout:    opts.EntryTimeout,
+			AttrTimeout:     opts.AttrTimeout,
+			NegativeTimeout: opts.NegativeTimeout,
+			NoXattrs:        opts.NoXattrs,
+			Debug:           opts.DebugFUSE,
+			UID:             opts.UID,
+			GID:             opts.GID,
+			Umask:           opts.Umask,
+			// Other users get only what the shown modes allow.
+			DefaultPermissions: opts.DefaultPermissions || opts.AllowOther,
+			AllowOther:         opts.AllowOther,
+			FSName:             fsname,
+		})
+		if err != nil {
+			return fmt.Errorf("mounting on %s: %w", mountpoint, err)
+		}
 	}
 	src := &mountStatus{
 		started: time.Now(), mountpoint: mountpoint, cacheDir: opts.CacheDir, tempCache: useDemo && !explicitCache, stagingDir: stagingDir,
@@ -327,16 +349,32 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 	}
 	// From here on the mount exists: failures must unmount it again.
 	cleanup := func() {
+		if m == nil {
+			return
+		}
 		if err := m.Unmount(); err != nil {
 			log.Error("unmount failed", "mountpoint", mountpoint, "err", err)
 		}
 		m.Wait()
 	}
-	ctl, err := control.Serve(mountpoint, src)
-	if err != nil {
-		log.Warn("no control socket: bimfs status shows this mount from its journal only", "err", err)
-	} else {
-		defer ctl.Close()
+	if !exportOnly {
+		ctl, err := control.Serve(mountpoint, src)
+		if err != nil {
+			log.Warn("no control socket: bimfs status shows this mount from its journal only", "err", err)
+		} else {
+			defer ctl.Close()
+		}
+	}
+	var davDone <-chan error
+	if dav != nil && dav.addr != "" {
+		srv, err := startWebDAV(core, dav, log)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		defer stopWebDAV(srv, log)
+		davDone = srv.Done()
+		log.Info("serving WebDAV", "url", srv.URL())
 	}
 	if opts.MetricsAddr != "" {
 		ms, err := metrics.Serve(opts.MetricsAddr, src)
@@ -346,6 +384,16 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 		}
 		defer ms.Close()
 		log.Info("serving metrics", "url", "http://"+ms.Addr().String()+"/metrics")
+	}
+	if exportOnly {
+		readiness.ready("serving WebDAV on " + dav.addr)
+		select {
+		case err := <-davDone:
+			return err
+		case <-ctx.Done():
+			readiness.stopping()
+			return nil
+		}
 	}
 	log.Info("mounted", "mountpoint", mountpoint, "accounts", len(mounted), "cache_dir", opts.CacheDir, "read_only", opts.ReadOnly)
 	if !explicitCache && !useDemo {
@@ -366,6 +414,10 @@ func serveMount(opts *mountopts.Options, mountpoint string, useDemo, explicitCac
 		case <-done:
 			log.Info("unmounted", "mountpoint", mountpoint)
 			return nil
+		case err := <-davDone:
+			log.Error("the WebDAV export stopped; unmounting", "err", err)
+			cleanup()
+			return err
 		case <-ctx.Done():
 			readiness.stopping()
 			if err := m.Unmount(); err != nil {
