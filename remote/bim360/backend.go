@@ -131,6 +131,8 @@ type Backend struct {
 	tree   *treeFacts
 	mkdir  *mkdirModes
 	log    *slog.Logger
+	// hubs remembers each listed project's hub, for Locate.
+	hubs projectHubs
 }
 
 var (
