@@ -143,6 +143,9 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if flags&(renameExchange|renameWhiteout) != 0 {
 		return syscall.EINVAL
 	}
+	if _, ok := newParent.(readOnlyTree); ok {
+		return syscall.EROFS
+	}
 	to, ok := newParent.(*dirNode)
 	if !ok {
 		return syscall.EXDEV
