@@ -60,7 +60,8 @@ func (b *Backend) ItemTip(ctx context.Context, projectID, item string) (*ItemTip
 }
 
 // HasProject reports whether the account can see project projectID in one
-// of its BIM 360 hubs (one hubs call and one project call per hub).
+// of its BIM 360 hubs: one hubs call and one project listing per hub,
+// until the project is found.
 func (b *Backend) HasProject(ctx context.Context, projectID string) (bool, error) {
 	hl, err := b.api.Hubs.List(ctx)
 	if err != nil {
@@ -70,15 +71,18 @@ func (b *Backend) HasProject(ctx context.Context, projectID string) (bool, error
 		if h.Attributes.Extension.Type != HubExtensionBIM360 {
 			continue
 		}
-		_, err := b.api.Projects.Get(ctx, h.ID, projectID)
-		switch {
-		case err == nil:
-			b.hubs.remember(projectID, h.ID)
-			return true, nil
-		case remote.IsKind(err, remote.NotFound), remote.IsKind(err, remote.Permission):
+		pl, err := b.api.Projects.List(ctx, h.ID)
+		if remote.IsKind(err, remote.Permission) || remote.IsKind(err, remote.NotFound) {
 			continue
-		default:
+		}
+		if err != nil {
 			return false, err
+		}
+		for _, p := range pl.Data {
+			if p.ID == projectID {
+				b.hubs.remember(projectID, h.ID)
+				return true, nil
+			}
 		}
 	}
 	return false, nil
