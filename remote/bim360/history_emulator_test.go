@@ -165,4 +165,3 @@ func TestEmulatorItemTip(t *testing.T) {
 	}
 	_ = hub
 }
-
