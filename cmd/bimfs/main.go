@@ -5,6 +5,7 @@
 //	bimfs login [--config FILE] [--password-stdin] ACCOUNT
 //	bimfs logout [--config FILE] ACCOUNT
 //	bimfs status [--config FILE]
+//	bimfs asfm status|update|create …
 //	bimfs version
 package main
 
@@ -28,6 +29,7 @@ var commands = map[string]func(args []string) error{
 	"login":   runLogin,
 	"logout":  runLogout,
 	"status":  runStatus,
+	"asfm":    runAsfm,
 	"version": func([]string) error { fmt.Println("bimfs", version); return nil },
 }
 
@@ -48,6 +50,10 @@ func main() {
 	}
 	if err := cmd(os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "bimfs:", err)
+		var es exitStatus
+		if errors.As(err, &es) {
+			os.Exit(es.code)
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			os.Exit(exitUsage)
@@ -62,6 +68,8 @@ func usage(w io.Writer) {
   bimfs login [--config FILE] [--password-stdin] [--user NAME] ACCOUNT
   bimfs logout [--config FILE] ACCOUNT
   bimfs status [--config FILE]
+  bimfs asfm status|update [--config FILE] [--json] FILE.asfm...
+  bimfs asfm create [-o FILE.asfm] PATH_ON_MOUNT
   bimfs version
 `)
 }
