@@ -162,7 +162,7 @@ func (t *Tool) check(ctx context.Context, path string) (*Manifest, Source, *bim3
 	}
 	r.Tip = tip.Number
 	if tip.Deleted {
-		r.fail(Deleted, fmt.Errorf("item %s was deleted in the cloud (its last content was version %d)", m.ItemID, tip.Number-1))
+		r.fail(Deleted, fmt.Errorf("item %s was deleted in the cloud (its tip, version %d, is a deletion)", m.ItemID, tip.Number))
 		return nil, nil, nil, r
 	}
 	r.State = Current
