@@ -183,8 +183,17 @@ func (fv *FileVersions) Attr() Attr {
 // Path is the directory's path from the root.
 func (fv *FileVersions) Path() string { return fv.parent.Path() + "/" + fv.name() }
 
-// Forget tells the core that the front end no longer holds the node.
-func (fv *FileVersions) Forget() { fv.parent.folder.acct.hist.forget(fv.key, fv) }
+// Forget tells the core that the front end no longer holds the node; the
+// file's cached history goes with it.
+func (fv *FileVersions) Forget() {
+	h := fv.parent.folder.acct.hist
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.nodes[fv.key] == Node(fv) {
+		delete(h.nodes, fv.key)
+		delete(h.lists, fv.id)
+	}
+}
 
 // versions returns the file's versions, oldest first, each with its
 // shown name, asking the service only when the tip changed since the

@@ -17,6 +17,7 @@ const (
 	xattrID        = "user.bimfs.id"
 	xattrVersion   = "user.bimfs.version"
 	xattrProjectID = "user.bimfs.project_id"
+	xattrUpload    = "user.bimfs.upload"
 )
 
 // Create writes a manifest at out for the file at onMount, a file on a
@@ -35,6 +36,9 @@ func Create(onMount, out string) error {
 			return "", fmt.Errorf("%s: reading %s: %w", onMount, name, err)
 		}
 		return string(buf[:n]), nil
+	}
+	if state, err := get(xattrUpload); err == nil && state != "committed" {
+		return fmt.Errorf("%s has content the service does not have yet (%s: %s); create the manifest once it is uploaded", onMount, xattrUpload, state)
 	}
 	project, err := get(xattrProjectID)
 	if err != nil {
