@@ -146,6 +146,11 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if _, ok := newParent.(readOnlyTree); ok {
 		return syscall.EROFS
 	}
+	if newName == fs.VersionsDirName {
+		// The kernel saw the history directory there: renaming a folder
+		// over it would hide it.
+		return syscall.EEXIST
+	}
 	to, ok := newParent.(*dirNode)
 	if !ok {
 		return syscall.EXDEV

@@ -93,6 +93,20 @@ func TestVersionsOnMount(t *testing.T) {
 		}
 	}
 
+	// Nothing can take the name .versions.
+	if err := os.Mkdir(filepath.Join(folder, "Models2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for what, err := range map[string]error{
+		"mkdir":         os.Mkdir(filepath.Join(folder, ".versions"), 0o755),
+		"create":        os.WriteFile(filepath.Join(folder, ".versions"), []byte("x"), 0o644),
+		"rename folder": os.Rename(filepath.Join(folder, "Models2"), filepath.Join(folder, ".versions")),
+	} {
+		if err == nil {
+			t.Errorf("%s named .versions succeeded", what)
+		}
+	}
+
 	// A version made elsewhere appears once the listing's TTL passed.
 	m.SetFile("Hub A/Project 1/Project Files/Site Plan.pdf", []byte("from the service"))
 	time.Sleep(2 * ttl)
