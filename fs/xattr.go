@@ -30,8 +30,10 @@ type Xattr struct {
 	Name, Value string
 }
 
-// VersionXattrs returns the version attributes of the version the file
-// shows, in a fixed order; none for a file never uploaded.
+// VersionXattrs returns the version attributes of the service's version
+// the file is based on (while staged edits are not uploaded yet, the
+// version they will follow), in a fixed order; none for a file never
+// uploaded. They come from the listing the file was last seen in.
 func (f *File) VersionXattrs() []Xattr {
 	f.mu.Lock()
 	id, e := f.id, f.entry

@@ -86,23 +86,7 @@ func (n *historyDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.E
 	if err != nil {
 		return nil, errno(err)
 	}
-	self := n.StableAttr().Ino
-	parent := self
-	if _, p := n.Parent(); p != nil {
-		parent = p.StableAttr().Ino
-	}
-	out := make([]fuse.DirEntry, 0, len(entries)+2)
-	out = append(out,
-		fuse.DirEntry{Name: ".", Ino: self, Mode: syscall.S_IFDIR},
-		fuse.DirEntry{Name: "..", Ino: parent, Mode: syscall.S_IFDIR})
-	for _, e := range entries {
-		mode := uint32(syscall.S_IFREG)
-		if e.Dir {
-			mode = syscall.S_IFDIR
-		}
-		out = append(out, fuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: mode})
-	}
-	return gofs.NewListDirStream(out), 0
+	return dirStream(&n.Inode, entries), 0
 }
 
 // Getattr implements gofs.NodeGetattrer.
