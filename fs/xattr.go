@@ -14,8 +14,8 @@ const (
 	// XattrID is the service's ID of the file (BIM 360 item URN, BIMcloud
 	// blob ID).
 	XattrID = "user.bimfs.id"
-	// XattrVersion is the version number ("" where the service numbers
-	// none).
+	// XattrVersion is the version number; absent where the service
+	// numbers none (BIMcloud).
 	XattrVersion = "user.bimfs.version"
 	// XattrVersionID is the service's ID of the version.
 	XattrVersionID = "user.bimfs.version_id"
