@@ -112,9 +112,16 @@ func (v *VersionsDir) Lookup(ctx context.Context, name string) (Node, error) {
 	if !ok || e.Dir || isStagedID(e.ID) {
 		return nil, errNotFound
 	}
-	a := v.folder.acct
-	key := "f\x00" + string(e.ID)
-	return a.hist.node(key, func() Node { return &FileVersions{parent: v, id: e.ID, key: key} }), nil
+	// Keyed by folder too: a file moved elsewhere gets a history
+	// directory there, found through its new folder's listing.
+	key := v.key + "\x00f\x00" + string(e.ID)
+	return v.folder.acct.hist.node(key, func() Node { return &FileVersions{parent: v, id: e.ID, key: key} }), nil
+}
+
+// historyIno is the inode number of the history directory of file id
+// below this ".versions".
+func (v *VersionsDir) historyIno(id remote.ID) uint64 {
+	return hashIno(v.folder.acct.name, "history", v.key, string(id))
 }
 
 // ReadDir lists one directory per file of the folder that the service
@@ -129,7 +136,7 @@ func (v *VersionsDir) ReadDir(ctx context.Context) ([]DirEntry, error) {
 		if e.Dir || isStagedID(e.ID) {
 			continue
 		}
-		out = append(out, DirEntry{Name: t.names[i], Ino: hashIno(v.folder.acct.name, "history", string(e.ID)), Dir: true})
+		out = append(out, DirEntry{Name: t.names[i], Ino: v.historyIno(e.ID), Dir: true})
 	}
 	return out, nil
 }
@@ -173,7 +180,7 @@ func (fv *FileVersions) name() string {
 // Attr is a read-only directory with the file's time.
 func (fv *FileVersions) Attr() Attr {
 	a := fv.parent.folder.acct
-	at := Attr{Ino: hashIno(a.name, "history", string(fv.id)), Dir: true, Nlink: 2, Protected: true, ModTime: a.fsys.started}
+	at := Attr{Ino: fv.parent.historyIno(fv.id), Dir: true, Nlink: 2, Protected: true, ModTime: a.fsys.started}
 	if f, ok := a.node(fv.id).(*File); ok {
 		at.ModTime = f.Attr().ModTime
 	}

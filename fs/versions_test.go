@@ -3,6 +3,7 @@ package fs_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -259,4 +260,33 @@ func sameXattrs(a, b []fs.Xattr) bool {
 		}
 	}
 	return true
+}
+
+func TestVersionsFollowAFileToAnotherFolder(t *testing.T) {
+	m := newMem(map[string]string{pf + "/a.txt": "one"})
+	m.MkdirAll(pf + "/Other")
+	m.SetFile(pf+"/a.txt", []byte("two"))
+	core := newHistoryCore(t, m, -1)
+	old := hwalk(t, core, "a/"+pf+"/.versions/a.txt").(*fs.FileVersions)
+	if got := names(t, old); len(got) != 2 {
+		t.Fatalf("versions %q", got)
+	}
+	from, to := dir(t, core, "a/"+pf), dir(t, core, "a/"+pf+"/Other")
+	if err := from.Rename(context.Background(), "a.txt", to, "b.txt", fs.RenameFlags{}); err != nil {
+		t.Fatal(err)
+	}
+	moved := hwalk(t, core, "a/"+pf+"/Other/.versions/b.txt").(*fs.FileVersions)
+	if moved == old || moved.Attr().Ino == old.Attr().Ino {
+		t.Error("the moved file's history reuses the old folder's node")
+	}
+	got := names(t, moved)
+	if len(got) == 0 || got[len(got)-1] != "v"+strconv.Itoa(len(got))+".txt" {
+		t.Fatalf("history after the move: %q", got)
+	}
+	if b := readVersion(t, lookupIn(t, moved, got[len(got)-1]).(*fs.VersionFile)); b != "two" {
+		t.Errorf("newest version after the move reads %q", b)
+	}
+	if _, err := old.ReadDir(context.Background()); !remote.IsKind(err, remote.NotFound) {
+		t.Errorf("history in the old folder after the move: %v, want NotFound", err)
+	}
 }
