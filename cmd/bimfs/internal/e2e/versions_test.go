@@ -118,3 +118,30 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// TestBIMcloudVersionsShowTheCurrentRevision: BIMcloud has no readable
+// history, so .versions holds the current revision, and the attributes
+// name the blob.
+func TestBIMcloudVersionsShowTheCurrentRevision(t *testing.T) {
+	var tr bcTree
+	m := startMount(t, mountConfig{setup: setupBC(&tr), fs: fsOptsNoKernelCache()})
+	file := m.bc("Campus", "Library.pln")
+	ents, err := os.ReadDir(m.bc("Campus", ".versions", "Library.pln"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != "v1.pln" {
+		t.Fatalf(".versions/Library.pln lists %v", ents)
+	}
+	got, err := os.ReadFile(m.bc("Campus", ".versions", "Library.pln", "v1.pln"))
+	if err != nil || string(got) != "PLN model revision 1" {
+		t.Errorf("v1.pln: %q, %v", got, err)
+	}
+	if id := xattr(t, file, fs.XattrID); id != tr.model {
+		t.Errorf("%s = %q, want the blob ID %q", fs.XattrID, id, tr.model)
+	}
+	buf := make([]byte, 64)
+	if _, err := unix.Getxattr(file, fs.XattrProjectID, buf); !errnoIs(err, unix.ENODATA) {
+		t.Errorf("BIMcloud file has a project ID attribute: %v", err)
+	}
+}
