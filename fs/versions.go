@@ -5,8 +5,12 @@ import (
 	"errors"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/bimfs/bimfs/cache"
 	"github.com/bimfs/bimfs/remote"
@@ -44,6 +48,9 @@ type history struct {
 	mu    sync.Mutex
 	nodes map[string]Node
 	lists map[remote.ID]historyList
+	// calls joins concurrent requests for one file's history at one tip
+	// (an ls -l looks every version up at once).
+	calls singleflight.Group
 }
 
 // historyList is a file's history as fetched while tip was its tip.
@@ -230,6 +237,9 @@ func (fv *FileVersions) versions(ctx context.Context, op string) ([]remote.Versi
 	return list, names, nil
 }
 
+// historyTimeout bounds one history request shared by several callers.
+const historyTimeout = 2 * time.Minute
+
 // history returns file e's versions for its current tip version.
 func (a *account) history(ctx context.Context, e remote.Entry) ([]remote.VersionInfo, error) {
 	tip := remote.VersionInfo{Version: e.Version, Name: e.Name, Size: e.Size, ModTime: e.ModTime}
@@ -243,10 +253,23 @@ func (a *account) history(ctx context.Context, e remote.Entry) ([]remote.Version
 	if hit && cached.tip == e.Version.ID {
 		return cached.versions, nil
 	}
-	list, err := h.History(ctx, e.ID)
-	if err != nil {
-		return nil, err
+	ch := a.hist.calls.DoChan(string(e.ID)+"\x00"+e.Version.ID, func() (any, error) {
+		// Shared by every caller waiting, so not bound to the first
+		// one's cancellation; bounded instead.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), historyTimeout)
+		defer cancel()
+		return h.History(hctx, e.ID)
+	})
+	var res singleflight.Result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		return nil, &remote.Error{Kind: remote.Canceled, Op: "fs.history", Err: ctx.Err()}
 	}
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	list := slices.Clone(res.Val.([]remote.VersionInfo))
 	// A history may lag behind the listing that showed the tip (eventual
 	// consistency): the tip is always a version.
 	found := false

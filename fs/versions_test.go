@@ -290,3 +290,42 @@ func TestVersionsFollowAFileToAnotherFolder(t *testing.T) {
 		t.Errorf("history in the old folder after the move: %v, want NotFound", err)
 	}
 }
+
+func TestConcurrentHistoryLookupsShareOneCall(t *testing.T) {
+	m := newMem(map[string]string{pf + "/a.txt": "one"})
+	m.SetFile(pf+"/a.txt", []byte("two"))
+	release := make(chan struct{})
+	m.SetFault(func(ctx context.Context, op string, id remote.ID) error {
+		if op == remotetest.OpHistory {
+			<-release
+		}
+		return nil
+	})
+	core := newHistoryCore(t, m, time.Hour)
+	fv := hwalk(t, core, "a/"+pf+"/.versions/a.txt").(*fs.FileVersions)
+
+	// A caller that gives up gets Canceled without waiting for the call.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := fv.ReadDir(ctx); !remote.IsKind(err, remote.Canceled) {
+		t.Errorf("cancelled caller: %v, want Canceled", err)
+	}
+
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := fv.Lookup(context.Background(), "v2.txt")
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let them all wait on the call
+	close(release)
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := m.Calls(remotetest.OpHistory); n != 1 {
+		t.Errorf("%d history calls for concurrent lookups of one tip, want 1", n)
+	}
+}
