@@ -61,10 +61,11 @@ func runAsfmCheck(cmd string, args []string) error {
 	f := newFlags("asfm " + cmd)
 	configPath := f.String("config", "", "config file")
 	asJSON := f.Bool("json", false, "print one JSON object per manifest")
-	if err := f.Parse(args); err != nil {
+	manifests, err := parseInterspersed(f, args)
+	if err != nil {
 		return usageError{err}
 	}
-	if f.NArg() == 0 {
+	if len(manifests) == 0 {
 		return usagef("asfm %s: no manifest given", cmd)
 	}
 	opts, err := loadOptions(*configPath, "")
@@ -76,9 +77,9 @@ func runAsfmCheck(cmd string, args []string) error {
 	tool := &asfm.Tool{Accounts: asfmAccounts(opts)}
 	var results []asfm.Result
 	if cmd == "status" {
-		results = tool.Status(ctx, f.Args())
+		results = tool.Status(ctx, manifests)
 	} else {
-		results = tool.Update(ctx, f.Args())
+		results = tool.Update(ctx, manifests)
 	}
 	return reportAsfm(os.Stdout, results, *asJSON)
 }
@@ -142,13 +143,14 @@ func reportAsfm(w io.Writer, results []asfm.Result, asJSON bool) error {
 func runAsfmCreate(args []string) error {
 	f := newFlags("asfm create")
 	out := f.String("o", "", "manifest to write (default: the file's stem + .asfm in the current folder)")
-	if err := f.Parse(args); err != nil {
+	files, err := parseInterspersed(f, args)
+	if err != nil {
 		return usageError{err}
 	}
-	if f.NArg() != 1 {
+	if len(files) != 1 {
 		return usagef("asfm create: give one file on a bimfs mount")
 	}
-	src := f.Arg(0)
+	src := files[0]
 	if *out == "" {
 		*out = asfm.DefaultName(src)
 	}
