@@ -52,6 +52,9 @@ type account struct {
 	inos map[remote.ID]uint64
 	// lastLoginHint is when the user was last told to log in again.
 	lastLoginHint time.Time
+
+	// hist is the version-history state (versions.go).
+	hist *history
 }
 
 func newAccount(fsys *FS, a Account) *account {
@@ -70,6 +73,7 @@ func newAccount(fsys *FS, a Account) *account {
 		tables:     map[remote.ID]*dirTable{},
 		nodes:      map[remote.ID]any{},
 		inos:       map[remote.ID]uint64{},
+		hist:       newHistory(),
 	}
 	if fsys.opts.StatePath != "" {
 		acct.meta.SetStore(fsys.state.Listings(ident))

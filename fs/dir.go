@@ -157,6 +157,9 @@ func (d *Dir) Lookup(ctx context.Context, name string) (Node, error) {
 	}
 	e, ok := t.lookup(name)
 	if !ok {
+		if name == VersionsDirName {
+			return d.versionsDir(), nil
+		}
 		return nil, errNotFound
 	}
 	return d.child(name, e), nil

@@ -137,6 +137,17 @@
 //   - Hard links, symlinks and special files do not exist (EPERM);
 //     O_TMPFILE is EOPNOTSUPP; byte-range locks are local to this host.
 //
+// # Version history and version attributes
+//
+// Every folder has a directory ".versions" that only a lookup finds (ls
+// -a, find, du and rsync never see it): ".versions/<file>/" holds the
+// file's versions as read-only files v1<ext>, v2<ext>, … (see
+// VersionsDirName). Every file carries read-only extended attributes
+// that say which item and version it shows (user.bimfs.id,
+// user.bimfs.version, user.bimfs.version_id, and for BIM 360
+// user.bimfs.project_id and user.bimfs.hub_id; see xattr.go), answered
+// from memory like stat.
+//
 // # Disk space
 //
 // Staged data has priority over cached data: the disk block cache keeps

@@ -8,7 +8,7 @@ import (
 // commandNames are the first words that are subcommands, not a mount(8)
 // helper call.
 var commandNames = map[string]bool{
-	"mount": true, "serve": true, "unmount": true, "umount": true, "status": true, "login": true, "logout": true,
+	"mount": true, "serve": true, "asfm": true, "unmount": true, "umount": true, "status": true, "login": true, "logout": true,
 	"version": true, "help": true, "completion": true, "__complete": true, "__completeNoDesc": true,
 }
 

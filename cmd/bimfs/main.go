@@ -6,6 +6,8 @@
 //	bimfs unmount [--wait] MOUNTPOINT
 //	bimfs status [--json] [--watch] [--cache-dir DIR]
 //	bimfs login|logout ACCOUNT
+//	bimfs asfm status|update|create …
+//	bimfs serve webdav [--addr HOST:PORT] [--demo]
 //	bimfs version, bimfs completion bash|zsh|fish
 //
 // Exit status: 0 on success, 1 on failures at run time, 2 for bad command

@@ -64,7 +64,7 @@ which mounts in the background and returns once the mount is ready.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newMountCmd(), newServeCmd(), newUnmountCmd(), newStatusCmd(), newLoginCmd(), newLogoutCmd(),
+	root.AddCommand(newMountCmd(), newServeCmd(), newAsfmCmd(), newUnmountCmd(), newStatusCmd(), newLoginCmd(), newLogoutCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

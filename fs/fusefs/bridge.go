@@ -85,6 +85,8 @@ func (b *bridge) node(n fs.Node) gofs.InodeEmbedder {
 		g = &dirNode{b: b, d: n}
 	case *fs.File:
 		g = &fileNode{b: b, f: n}
+	default:
+		g = b.historyNode(n)
 	}
 	b.nodes[n] = g
 	return g
@@ -113,10 +115,7 @@ func (b *bridge) forget(n fs.Node, g gofs.InodeEmbedder) {
 		delete(b.nodes, n)
 	}
 	b.mu.Unlock()
-	switch n := n.(type) {
-	case *fs.Dir:
-		n.Forget()
-	case *fs.File:
+	if n, ok := n.(interface{ Forget() }); ok {
 		n.Forget()
 	}
 }
@@ -132,6 +131,12 @@ func (b *bridge) inode(ctx context.Context, parent *gofs.Inode, n fs.Node, out *
 		b.fillAttr(&out.Attr, g.d.Attr())
 	case *fileNode:
 		g.report(&out.Attr)
+	default:
+		a := n.Attr()
+		if a.Dir {
+			mode = syscall.S_IFDIR
+		}
+		b.fillAttr(&out.Attr, a)
 	}
 	b.inodeMu.Lock()
 	defer b.inodeMu.Unlock()

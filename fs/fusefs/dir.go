@@ -55,14 +55,19 @@ func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, errno(err)
 	}
-	self := n.StableAttr().Ino
-	parent := self
-	if _, p := n.Parent(); p != nil {
+	return dirStream(&n.Inode, entries), 0
+}
+
+// dirStream is the listing of the directory self: ".", ".." and entries.
+func dirStream(self *gofs.Inode, entries []fs.DirEntry) gofs.DirStream {
+	ino := self.StableAttr().Ino
+	parent := ino
+	if _, p := self.Parent(); p != nil {
 		parent = p.StableAttr().Ino
 	}
 	out := make([]fuse.DirEntry, 0, len(entries)+2)
 	out = append(out,
-		fuse.DirEntry{Name: ".", Ino: self, Mode: syscall.S_IFDIR},
+		fuse.DirEntry{Name: ".", Ino: ino, Mode: syscall.S_IFDIR},
 		fuse.DirEntry{Name: "..", Ino: parent, Mode: syscall.S_IFDIR})
 	for _, e := range entries {
 		mode := uint32(syscall.S_IFREG)
@@ -71,7 +76,7 @@ func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		}
 		out = append(out, fuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: mode})
 	}
-	return gofs.NewListDirStream(out), 0
+	return gofs.NewListDirStream(out)
 }
 
 // Getattr implements gofs.NodeGetattrer.
@@ -142,6 +147,14 @@ const (
 func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	if flags&(renameExchange|renameWhiteout) != 0 {
 		return syscall.EINVAL
+	}
+	if _, ok := newParent.(readOnlyTree); ok {
+		return syscall.EROFS
+	}
+	if newName == fs.VersionsDirName {
+		// The kernel saw the history directory there: renaming a folder
+		// over it would hide it.
+		return syscall.EEXIST
 	}
 	to, ok := newParent.(*dirNode)
 	if !ok {

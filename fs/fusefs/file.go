@@ -203,9 +203,9 @@ func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 	return 0
 }
 
-// Extended attributes. Files have one, read-only attribute,
-// user.bimfs.upload (see fs.File.UploadState). Every other name answers
-// ENODATA and setting any attribute fails with ENOTSUP (EROFS on
+// Extended attributes. Files have read-only attributes: user.bimfs.upload
+// (see fs.File.UploadState) and the version attributes (see
+// fs.File.VersionXattrs). Every other name answers ENODATA and setting any attribute fails with ENOTSUP (EROFS on
 // read-only accounts). All answers come from memory: the kernel asks for
 // two attributes per file in ls -l. Options.NoXattrs answers ENOSYS, which
 // stops the kernel asking at all.
@@ -230,10 +230,13 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	if n.b.opts.NoXattrs {
 		return 0, syscall.ENOSYS
 	}
-	if attr != xattrUpload {
-		return 0, syscall.ENODATA
+	if attr == xattrUpload {
+		return xattrReply(n.f.UploadState(), dest)
 	}
-	return xattrReply(n.f.UploadState(), dest)
+	if v, ok := findXattr(n.f.VersionXattrs(), attr); ok {
+		return xattrReply(v, dest)
+	}
+	return 0, syscall.ENODATA
 }
 
 // Listxattr implements gofs.NodeListxattrer.
@@ -241,7 +244,7 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 	if n.b.opts.NoXattrs {
 		return 0, syscall.ENOSYS
 	}
-	return xattrReply(xattrUpload+"\x00", dest)
+	return xattrReply(xattrNames(n.f.VersionXattrs(), xattrUpload), dest)
 }
 
 // Setxattr implements gofs.NodeSetxattrer.
@@ -257,7 +260,7 @@ func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	if !n.f.Attr().Writable {
 		return syscall.EROFS
 	}
-	if attr == xattrUpload {
+	if _, ok := findXattr(n.f.VersionXattrs(), attr); ok || attr == xattrUpload {
 		return syscall.EPERM
 	}
 	return syscall.ENODATA

@@ -174,6 +174,8 @@ type Backend struct {
 	extraAPI *httpx.Client         // API calls of the sources below
 	dc       *dataconnector.Source // nil when configured off
 	assets   *assets.Source        // nil when configured off
+	// hubs remembers each listed project's hub, for Locate.
+	hubs projectHubs
 }
 
 var (

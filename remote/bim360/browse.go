@@ -150,6 +150,7 @@ func (b *Backend) listProjects(ctx context.Context, hub string) ([]remote.Entry,
 			b.log.Warn("skipping project with an unusable ID", "project", p.ID)
 			continue
 		}
+		b.hubs.remember(p.ID, hub)
 		if root := p.Relationships.RootFolder.Data.ID; root != "" {
 			b.tree.setRoot(root)
 		}

@@ -29,6 +29,7 @@ type Version struct {
 		StorageSize      int64     `json:"storageSize"`
 		CreateTime       Time      `json:"createTime"`
 		LastModifiedTime Time      `json:"lastModifiedTime"`
+		CreateUserName   string    `json:"createUserName"`
 		Extension        Extension `json:"extension"`
 	} `json:"attributes"`
 	Relationships struct {

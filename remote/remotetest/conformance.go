@@ -302,6 +302,8 @@ func RunConfig(t *testing.T, c Config) {
 		}
 	})
 
+	runHistory(t, c, tree, data)
+
 	if c.Update != nil {
 		t.Run("NewVersion", func(t *testing.T) {
 			b, top := c.Build(t, tree)

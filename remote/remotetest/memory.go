@@ -54,6 +54,9 @@ type Memory struct {
 	writable bool
 	spaces   map[remote.ID]bool // folders that start a namespace of their own
 	nameRule func(name string) string
+
+	// versionTimes holds when each version was made (History).
+	versionTimes map[string]time.Time
 }
 
 type memNode struct {
@@ -315,6 +318,10 @@ func (m *Memory) setContentLocked(id remote.ID, data []byte) remote.Entry {
 	n.history = append(n.history, v)
 	n.entry.Size = int64(len(data))
 	n.entry.ModTime = m.now()
+	if m.versionTimes == nil {
+		m.versionTimes = map[string]time.Time{}
+	}
+	m.versionTimes[v.ID] = n.entry.ModTime
 	return n.entry
 }
 

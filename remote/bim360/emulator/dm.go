@@ -510,6 +510,7 @@ func (s *Server) handleItemVersions(w http.ResponseWriter, r *http.Request, _ *c
 		return
 	}
 	numbers := listFilter(q, "filter[versionNumber]")
+	ids, exts := listFilter(q, "filter[id]"), listFilter(q, "filter[extension.type]")
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
 	it := s.projectItem(w, r)
@@ -521,7 +522,7 @@ func (s *Server) handleItemVersions(w http.ResponseWriter, r *http.Request, _ *c
 	data := []resource{}
 	for i := lo; i < hi; i++ {
 		v := it.versions[total-1-i]
-		if matches(numbers, strconv.Itoa(v.number)) {
+		if matches(numbers, strconv.Itoa(v.number)) && matches(ids, v.id) && matches(exts, v.ext) {
 			data = append(data, rd.version(v))
 		}
 	}

@@ -175,6 +175,28 @@ func (b *backend) Stamp(ctx context.Context, dir remote.ID) (string, error) {
 
 var _ remote.Stamper = (*backend)(nil)
 
+// History passes a file's version history through (remote.Historian); a
+// service without one lists the current version only.
+func (b *backend) History(ctx context.Context, id remote.ID) ([]remote.VersionInfo, error) {
+	if h, ok := b.b.(remote.Historian); ok {
+		return h.History(ctx, id)
+	}
+	return nil, remote.Errorf(remote.Unsupported, "tracked.History", "the service keeps no history")
+}
+
+// Locate passes the service's own IDs through (remote.Locator).
+func (b *backend) Locate(id remote.ID) (remote.Location, bool) {
+	if l, ok := b.b.(remote.Locator); ok {
+		return l.Locate(id)
+	}
+	return remote.Location{}, false
+}
+
+var (
+	_ remote.Historian = (*backend)(nil)
+	_ remote.Locator   = (*backend)(nil)
+)
+
 // CheckName passes the service's name rules through (remote.NameChecker),
 // so names are still refused when they are given, not at close.
 func (w *writer) CheckName(name string) error {

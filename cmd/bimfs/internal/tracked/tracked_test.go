@@ -86,3 +86,23 @@ func TestNameRulesPassThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHistoryAndLocationPassThrough: the wrapper keeps version history and
+// the service's IDs visible to the filesystem.
+func TestHistoryAndLocationPassThrough(t *testing.T) {
+	m := remotetest.NewMemory()
+	e := m.AddFile("Hub/p/a.txt", []byte("one"))
+	m.SetFile("Hub/p/a.txt", []byte("two"))
+	w := Wrap("a", m, NewPaths(), true)
+	h, ok := w.(remote.Historian)
+	if !ok {
+		t.Fatal("the wrapper hides remote.Historian")
+	}
+	vs, err := h.History(context.Background(), e.ID)
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("history through the wrapper: %v %v", vs, err)
+	}
+	if _, ok := w.(remote.Locator); !ok {
+		t.Fatal("the wrapper hides remote.Locator")
+	}
+}
