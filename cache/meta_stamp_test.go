@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,5 +69,46 @@ func TestMetaRevalidatesWithStamps(t *testing.T) {
 	list()
 	if l.count("d") != 4 {
 		t.Fatalf("after a local edit: %d lists, want 4", l.count("d"))
+	}
+}
+
+// memStore is an in-memory ListingStore.
+type memStore struct {
+	mu sync.Mutex
+	m  map[remote.ID][]remote.Entry
+}
+
+func (s *memStore) LoadListing(dir remote.ID) ([]remote.Entry, time.Time, string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[dir]
+	return e, time.Now().Add(-time.Second), "", ok
+}
+func (s *memStore) SaveListing(dir remote.ID, e []remote.Entry, _ time.Time, _ string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[dir] = e
+}
+func (s *memStore) DropListing(dir remote.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, dir)
+}
+
+// TestChangeBeforeFirstUseIsNotHiddenBySavedListing: a change made here to
+// a folder not yet listed in this run (an upload resumed after a restart)
+// must not be hidden by the listing saved before it.
+func TestChangeBeforeFirstUseIsNotHiddenBySavedListing(t *testing.T) {
+	l := newFakeLister()
+	m, _ := newTestMeta(l, time.Hour)
+	store := &memStore{m: map[remote.ID][]remote.Entry{"d": {}}} // saved before: empty
+	m.SetStore(store)
+	m.Upsert("d", remote.Entry{ID: "d/new", Name: "new"})
+	e, _, err := m.List(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e) == 0 || l.count("d") != 1 {
+		t.Fatalf("the folder was served from a listing older than a change (%v, %d lists)", e, l.count("d"))
 	}
 }

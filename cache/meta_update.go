@@ -18,6 +18,7 @@ func (m *Meta) Upsert(dir remote.ID, e remote.Entry) bool {
 	m.detachLocked(dir)
 	old, ok := m.dirs[dir]
 	if !ok {
+		m.forgetSavedLocked(dir)
 		m.mu.Unlock()
 		return false
 	}
@@ -45,6 +46,9 @@ func (m *Meta) Remove(dir, id remote.ID) bool {
 	if ok {
 		i = slices.IndexFunc(old.entries, func(x remote.Entry) bool { return x.ID == id })
 	}
+	if !ok {
+		m.forgetSavedLocked(dir)
+	}
 	if i < 0 {
 		m.mu.Unlock()
 		return false
@@ -54,4 +58,15 @@ func (m *Meta) Remove(dir, id remote.ID) bool {
 	m.mu.Unlock()
 	m.save(dir, entries, old.fetched)
 	return true
+}
+
+// forgetSavedLocked makes sure a listing saved before a change made here
+// is never restored: the change is not in it. Called with m.mu held for a
+// folder that has no listing in memory.
+func (m *Meta) forgetSavedLocked(dir remote.ID) {
+	if m.store == nil || m.restoredOnce[dir] {
+		return
+	}
+	m.restoredOnce[dir] = true
+	m.store.DropListing(dir)
 }

@@ -298,6 +298,11 @@ func runCrashCase(t *testing.T, i int, tc crashCase) {
 		return
 	}
 	if len(recovered) != 1 {
+		logs, _ := filepath.Glob(filepath.Join(home, "bimfs-*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, b)
+		}
 		t.Fatalf("want one recovered sibling of %s, listing has %q", tc.file, names)
 	}
 	rpath := filepath.Join(dir, recovered[0])
