@@ -97,9 +97,8 @@ func (f *File) snapshot(o CommitOptions) error {
 		f.rec.State = Pending
 	}
 	uploadingOld := f.up != nil && f.up.gen == old
-	rec := f.rec
 	f.mu.Unlock()
-	if err := f.m.saveRecord(rec); err != nil {
+	if err := f.syncRecord(); err != nil {
 		return err
 	}
 	if old != 0 && !uploadingOld {
@@ -117,10 +116,10 @@ func (f *File) confirm() {
 		return
 	}
 	f.rec.Confirmed = true
-	rec := f.rec
+	name := f.rec.Name
 	f.mu.Unlock()
-	if err := f.m.saveRecord(rec); err != nil {
-		f.m.log.Error("cannot journal confirmed content", "name", rec.Name, "err", err)
+	if err := f.syncRecord(); err != nil {
+		f.m.log.Error("cannot journal confirmed content", "name", name, "err", err)
 	}
 }
 
@@ -198,7 +197,7 @@ func (f *File) runUpload(up *upload) {
 	f.mu.Lock()
 	rec := f.rec
 	f.mu.Unlock()
-	if err := f.m.saveRecord(rec); err != nil {
+	if err := f.syncRecord(); err != nil {
 		f.finish(up, rec, remote.Entry{}, err)
 		return
 	}
@@ -219,13 +218,12 @@ func (f *File) runUpload(up *upload) {
 		Progress: func(done int64) {
 			f.mu.Lock()
 			f.rec.Uploaded = done
-			s := f.rec
 			f.mu.Unlock()
 			progressMu.Lock()
 			defer progressMu.Unlock()
 			if inFlight && time.Since(lastSaved) >= progressSaveInterval {
 				lastSaved = time.Now()
-				f.m.saveRecord(s)
+				f.syncRecord()
 			}
 		},
 	})
@@ -268,7 +266,7 @@ func (f *File) finish(up *upload, rec Record, e remote.Entry, err error) {
 			return
 		}
 		if interrupted {
-			if serr := m.saveRecord(r); serr != nil {
+			if serr := f.syncRecord(); serr != nil {
 				m.log.Error("cannot update staging record", "name", r.Name, "err", serr)
 			}
 			return
@@ -279,7 +277,7 @@ func (f *File) finish(up *upload, rec Record, e remote.Entry, err error) {
 		}
 		m.log.Error("upload failed; the file stays staged in "+m.dir+": "+next, "account", r.Account, "name", r.Name,
 			"attempt", r.Attempts, "err", err)
-		if serr := m.saveRecord(r); serr != nil {
+		if serr := f.syncRecord(); serr != nil {
 			m.log.Error("cannot update staging record", "name", r.Name, "err", serr)
 		}
 		m.retryLater(r.Key, r.Attempts)
@@ -309,7 +307,6 @@ func (f *File) finish(up *upload, rec Record, e remote.Entry, err error) {
 	if retire {
 		f.retired = true
 	}
-	r := f.rec
 	close(up.done)
 	f.mu.Unlock()
 	m.mu.Unlock()
@@ -328,16 +325,12 @@ func (f *File) finish(up *upload, rec Record, e remote.Entry, err error) {
 		} else {
 			os.Remove(snap)
 		}
-		if clean {
-			os.Remove(m.recordPath(key))
-		} else {
-			m.saveRecord(r)
-		}
+		f.syncRecord() // removed if clean, kept if written meanwhile
 		syncDir(m.dir)
 	default:
 		// A newer snapshot waits; this one is done.
 		os.Remove(m.snapPath(key, up.gen))
-		m.saveRecord(r)
+		f.syncRecord()
 		m.kick()
 	}
 	m.retryNow(key)
@@ -394,15 +387,11 @@ func (f *File) Retarget(parent remote.ID, name string, item remote.ID) error {
 	if !f.discarded && !f.retired {
 		m.indexLocked(f)
 	}
-	rec := f.rec
-	journaled := rec.Dirty || rec.Snapshot != 0 || rec.State == Recovered
+	key := f.rec.Key
 	f.mu.Unlock()
-	delete(m.next, rec.Key)
+	delete(m.next, key)
 	m.mu.Unlock()
-	if !journaled {
-		return nil
-	}
-	return m.saveRecord(rec)
+	return f.syncRecord()
 }
 
 // Publish turns a recovered file into an ordinary new file whose content

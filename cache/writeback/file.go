@@ -28,9 +28,12 @@ type File struct {
 	// truncates, fills and the taking of a snapshot (all local disk).
 	ioMu sync.RWMutex
 
-	mu sync.Mutex // protects the fields below; cond waits on it
-	// cond is signalled when an upload finishes or a pause ends.
-	cond *sync.Cond
+	// jmu serializes writing this file's journal record, which is always
+	// written from the file's current state (see syncRecord). Taken
+	// before mu, never across the network.
+	jmu sync.Mutex
+
+	mu sync.Mutex // protects the fields below
 	rec  Record
 	// live is the open live copy; nil when the latest content is only in
 	// the snapshot (after a final commit) or not opened yet (recovered).
@@ -256,10 +259,9 @@ func (f *File) changed(size int64) error {
 	}
 	wasClean := !f.rec.Dirty
 	f.rec.Dirty = true
-	rec := f.rec
 	f.mu.Unlock()
 	if wasClean {
-		return f.m.saveRecord(rec)
+		return f.syncRecord()
 	}
 	return nil
 }
@@ -308,13 +310,8 @@ func (f *File) Entry() (remote.Entry, bool) {
 func (f *File) SetMTime(t time.Time) error {
 	f.mu.Lock()
 	f.rec.MTime = t
-	rec := f.rec
-	journaled := rec.Dirty || rec.Snapshot != 0 || rec.State == Recovered
 	f.mu.Unlock()
-	if !journaled {
-		return nil
-	}
-	return f.m.saveRecord(rec)
+	return f.syncRecord()
 }
 
 // MTime is the modification time the user set on the content, if any.
@@ -356,4 +353,26 @@ func localErr(op string, err error) error {
 		return err
 	}
 	return &remote.Error{Kind: remote.KindUnknown, Op: op, Message: "staging disk", Err: err}
+}
+
+// syncRecord brings the journal record in line with the file's current
+// state: written while the file holds anything the service lacks (changes,
+// a snapshot, an upload state, recovered content), removed otherwise.
+// Deciding from the current state under jmu, rather than from a copy taken
+// earlier, keeps a late write from removing the record of a change made
+// meanwhile (or reviving the record of a finished upload).
+func (f *File) syncRecord() error {
+	f.jmu.Lock()
+	defer f.jmu.Unlock()
+	f.mu.Lock()
+	rec := f.rec
+	keep := !f.discarded && !f.retired && (rec.Dirty || rec.Snapshot != 0 || rec.State != "")
+	f.mu.Unlock()
+	if !keep {
+		if err := os.Remove(f.m.recordPath(rec.Key)); err != nil && !os.IsNotExist(err) {
+			return localErr("writeback.journal", err)
+		}
+		return nil
+	}
+	return f.m.saveRecord(rec)
 }

@@ -454,3 +454,37 @@ var (
 	errNoSpace = syscall.ENOSPC
 	errTooBig  = syscall.EFBIG
 )
+
+// TestWriteAsUploadFinishesKeepsItsRecord races a write against the end of
+// an upload, many times: whenever the live copy holds a change the service
+// lacks, its journal record must say so, or a crash would lose it.
+func TestWriteAsUploadFinishesKeepsItsRecord(t *testing.T) {
+	dir := t.TempDir()
+	svc := newFake()
+	m := newManager(t, dir, svc)
+	defer m.Close()
+	f, _ := m.Create("acct", "p", "race.txt", "", "")
+	defer f.Release()
+	for i := range 200 {
+		f.WriteAt([]byte("saved"), 0)
+		if err := f.Commit(context.Background(), CommitOptions{Confirmed: true}); err != nil {
+			t.Fatal(err)
+		}
+		<-svc.started // the background upload of the snapshot runs now
+		f.WriteAt([]byte("unsent"), 0)
+		// Wait until that upload has finished.
+		for f.Record().State == Uploading || f.Record().State == Pending {
+			time.Sleep(50 * time.Microsecond)
+		}
+		time.Sleep(time.Millisecond)
+		b, err := os.ReadFile(m.recordPath(f.Key()))
+		if err != nil || !strings.Contains(string(b), `"dirty": true`) {
+			t.Fatalf("round %d: the record of an unsent change is %q (%v)", i, b, err)
+		}
+		// Upload the change too, so the next round starts clean.
+		if err := f.Commit(context.Background(), syncCommit); err != nil {
+			t.Fatal(err)
+		}
+		<-svc.started
+	}
+}
