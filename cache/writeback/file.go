@@ -33,8 +33,8 @@ type File struct {
 	// before mu, never across the network.
 	jmu sync.Mutex
 
-	mu sync.Mutex // protects the fields below
-	rec  Record
+	mu  sync.Mutex // protects the fields below
+	rec Record
 	// live is the open live copy; nil when the latest content is only in
 	// the snapshot (after a final commit) or not opened yet (recovered).
 	live *os.File
