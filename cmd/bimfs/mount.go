@@ -89,6 +89,50 @@ user, nofail, x-systemd.*, ...) are accepted and left to mount(8) and the kernel
 	return c
 }
 
+// commandFlags are the flags `mount` and `serve webdav` share.
+type commandFlags struct {
+	config                       string
+	options                      []string
+	demo, debug, debugFUSE       bool
+	logFile, logLevel, logFormat string
+}
+
+// loadCommand loads the configuration for a command with flags f: config
+// file, then -o options (config=FILE and demo among them), then the flags,
+// which win. more adjusts what only that command has. It reports whether
+// the demo runs and whether the cache directory was chosen explicitly.
+func loadCommand(c *cobra.Command, f commandFlags, more func(*mountopts.Options)) (opts *mountopts.Options, useDemo, explicitCache bool, err error) {
+	dashO, cli, err := splitCLIOptions(strings.Join(f.options, ","))
+	if err != nil {
+		return nil, false, false, err
+	}
+	configPath := f.config
+	if configPath == "" {
+		configPath = cli.config
+	}
+	opts, err = loadOptions(configPath, dashO, func(o *mountopts.Options) error {
+		explicitCache = o.CacheDir != ""
+		fl := c.Flags()
+		if f.debug {
+			o.Debug, o.DebugAPI, o.DebugFUSE = true, true, f.debugFUSE
+		}
+		if fl.Changed("log-file") {
+			o.LogFile = f.logFile
+		}
+		if fl.Changed("log-level") || o.LogLevel == "" {
+			o.LogLevel = strings.ToLower(f.logLevel)
+		}
+		if fl.Changed("log-format") || o.LogFormat == "" {
+			o.LogFormat = strings.ToLower(f.logFormat)
+		}
+		if more != nil {
+			more(o)
+		}
+		return checkLogOptions(o)
+	})
+	return opts, f.demo || cli.demo, explicitCache, err
+}
+
 // cliOptions are the -o options the command line handles itself.
 type cliOptions struct {
 	config string
@@ -120,38 +164,16 @@ func runMount(c *cobra.Command, f *mountFlags, dir string) error {
 	if err := f.dav.check(); err != nil {
 		return err
 	}
-	dashO, cli, err := splitCLIOptions(strings.Join(f.options, ","))
-	if err != nil {
-		return err
-	}
-	configPath := f.config
-	if configPath == "" {
-		configPath = cli.config
-	}
-	useDemo := f.demo || cli.demo
-	explicitCache := false
-	opts, err := loadOptions(configPath, dashO, func(o *mountopts.Options) error {
-		explicitCache = o.CacheDir != ""
-		fl := c.Flags()
-		if f.debug {
-			o.Debug, o.DebugAPI, o.DebugFUSE = true, true, true
-		}
-		if fl.Changed("log-file") {
-			o.LogFile = f.logFile
-		}
-		if fl.Changed("log-level") || o.LogLevel == "" {
-			o.LogLevel = strings.ToLower(f.logLevel)
-		}
-		if fl.Changed("log-format") || o.LogFormat == "" {
-			o.LogFormat = strings.ToLower(f.logFormat)
-		}
+	opts, useDemo, explicitCache, err := loadCommand(c, commandFlags{
+		config: f.config, options: f.options, demo: f.demo, debug: f.debug, debugFUSE: true,
+		logFile: f.logFile, logLevel: f.logLevel, logFormat: f.logFormat,
+	}, func(o *mountopts.Options) {
 		if f.allowNonEmpty {
 			o.NonEmpty = true
 		}
 		if f.fsname != "" {
 			o.FSName = f.fsname
 		}
-		return checkLogOptions(o)
 	})
 	if err != nil {
 		return err

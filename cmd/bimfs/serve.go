@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -128,33 +127,10 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 	if err := f.dav.check(); err != nil {
 		return err
 	}
-	dashO, cli, err := splitCLIOptions(strings.Join(f.options, ","))
-	if err != nil {
-		return err
-	}
-	configPath := f.config
-	if configPath == "" {
-		configPath = cli.config
-	}
-	useDemo := f.demo || cli.demo
-	explicitCache := false
-	opts, err := loadOptions(configPath, dashO, func(o *mountopts.Options) error {
-		explicitCache = o.CacheDir != ""
-		fl := c.Flags()
-		if f.debug {
-			o.Debug, o.DebugAPI = true, true
-		}
-		if fl.Changed("log-file") {
-			o.LogFile = f.logFile
-		}
-		if fl.Changed("log-level") || o.LogLevel == "" {
-			o.LogLevel = strings.ToLower(f.logLevel)
-		}
-		if fl.Changed("log-format") || o.LogFormat == "" {
-			o.LogFormat = strings.ToLower(f.logFormat)
-		}
-		return checkLogOptions(o)
-	})
+	opts, useDemo, explicitCache, err := loadCommand(c, commandFlags{
+		config: f.config, options: f.options, demo: f.demo, debug: f.debug,
+		logFile: f.logFile, logLevel: f.logLevel, logFormat: f.logFormat,
+	}, nil)
 	if err != nil {
 		return err
 	}
