@@ -13,6 +13,7 @@ import (
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/fusefs"
+	bcemu "github.com/bimfs/bimfs/remote/bimcloud/emulator"
 )
 
 // service is one account of the demo as the POSIX tests see it: a
@@ -217,5 +218,30 @@ func TestLockedItemIsEBUSY(t *testing.T) {
 	err := os.WriteFile(m.bim(bt.hub, bt.project, "Project Files", "Site Plan.dwg"), []byte("edited"), 0o644)
 	if !errors.Is(err, syscall.EBUSY) {
 		t.Fatalf("saving a locked item: %v, want EBUSY", err)
+	}
+}
+
+// TestVersionGoneUnderReaderIsESTALE: a BIMcloud blob replaced between the
+// open and the first read cannot be read as the version the handle pinned;
+// read(2) answers ESTALE (as network filesystems do), and a new open reads
+// the new revision.
+func TestVersionGoneUnderReaderIsESTALE(t *testing.T) {
+	var ct bcTree
+	m := startMount(t, mountConfig{fs: fsOptsNoKernelCache(), setup: setupBC(&ct)})
+	p := m.bc("Campus", "Library.pln")
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m.demo.BIMcloud.UpdateBlob(ct.model, bcemu.Bytes([]byte("PLN model revision 2, longer")))
+	buf := make([]byte, 64)
+	_, err = f.Read(buf)
+	if !errors.Is(err, syscall.ESTALE) {
+		t.Fatalf("read of a replaced revision: %v, want ESTALE", err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || string(got) != "PLN model revision 2, longer" {
+		t.Fatalf("a new open reads %q (%v)", got, err)
 	}
 }
