@@ -70,8 +70,9 @@
 //   - A close that saw no write commits nothing: `echo hi > new.txt` (the
 //     shell closes a duplicate descriptor before writing) makes one
 //     version, not two; opening read-write and closing without a write
-//     makes none. A file created and closed without a write (touch) is
-//     committed right after its last close, in the background.
+//     makes none. A new file closed without a write is committed right
+//     after its last close, in the background, unless its times were set
+//     while it was open (touch, cp -p, cp -a): then its close commits.
 //   - A close while another descriptor is still writing commits nothing;
 //     the last writer's close does. A close while the same content is
 //     already being uploaded waits for that upload instead of sending it

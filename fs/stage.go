@@ -206,6 +206,19 @@ func (f *File) SetAttr(ctx context.Context, h *Handle, size *int64, mtime *time.
 		if err := f.setMtime(*mtime); err != nil {
 			return Attr{}, f.acct.fail(ctx, "utimes", f.Path(), err)
 		}
+		if sf := f.staged(); sf != nil && sf.Changed() {
+			// Setting times on a file open for writing (touch, cp -p,
+			// cp -a; the kernel sends futimens without the handle)
+			// finishes it: the closing writer commits, even with no byte
+			// written, so that close keeps the sync promise.
+			f.mu.Lock()
+			if h != nil && h.write {
+				h.wrote = true
+			} else if f.writers > 0 {
+				f.flushOwed = true
+			}
+			f.mu.Unlock()
+		}
 	}
 	return f.Attr(), nil
 }
