@@ -100,6 +100,13 @@ func (c *Cache) runFetch(f *fetch) {
 			"blocks", len(f.blocks), "delivered", delivered, "prefetch", f.speculative, "err", err)
 	}
 	stale := remote.IsKind(err, remote.Stale)
+	if stale && c.mem != nil {
+		// Before anyone learns that the range failed: a reader told so
+		// must not find its blocks in the memory tier.
+		for _, p := range f.blocks[:delivered] {
+			c.mem.del(p.key)
+		}
+	}
 	c.mu.Lock()
 	f.finished = true
 	for _, p := range f.blocks[delivered:] {
@@ -119,15 +126,12 @@ func (c *Cache) runFetch(f *fetch) {
 	c.mu.Unlock()
 	// The disk tier gets the blocks only once the range has been read to
 	// its end: a source that checks the version after the last byte
-	// (remote.Stale) has then proven them. A stale range's blocks are
-	// dropped from the memory tier too.
+	// (remote.Stale) has then proven them. A stale range's blocks were
+	// dropped from the memory tier above.
+	if stale {
+		return
+	}
 	for _, p := range f.blocks[:delivered] {
-		if stale {
-			if c.mem != nil {
-				c.mem.del(p.key)
-			}
-			continue
-		}
 		c.storeq <- storeJob{p}
 	}
 }

@@ -49,7 +49,14 @@ func (m *memory) set(k blockKey, data []byte) {
 	m.c.Set(k.String(), &memBlock{key: k, data: data}, int64(len(data)))
 }
 
-func (m *memory) del(k blockKey) { m.c.Del(k.String()) }
+// del removes block k. Ristretto applies sets asynchronously, so pending
+// sets are applied first: otherwise a set made just before (a block of a
+// version found stale) could land after the delete and stay. Only the rare
+// purge paths delete.
+func (m *memory) del(k blockKey) {
+	m.c.Wait()
+	m.c.Del(k.String())
+}
 
 // used approximates the bytes held.
 func (m *memory) used() int64 {

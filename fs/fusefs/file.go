@@ -182,14 +182,19 @@ func (fh *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	return uint32(n), errno(err)
 }
 
-// Flush implements gofs.FileFlusher (every close(2)).
+// Flush implements gofs.FileFlusher (every close(2)). The kernel
+// interrupts a request for any signal the caller gets (a Go program's
+// preemption signals too); a close that waits for the service must not be
+// cut short by one, or the caller sees EINTR from close(2), which it cannot
+// retry. So the commit ignores the interruption and runs to its end.
 func (fh *fileHandle) Flush(ctx context.Context) syscall.Errno {
-	return errno(fh.h.Flush(ctx))
+	return errno(fh.h.Flush(context.WithoutCancel(ctx)))
 }
 
-// Fsync implements gofs.FileFsyncer.
+// Fsync implements gofs.FileFsyncer; like Flush it is not cut short by an
+// interruption.
 func (fh *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return errno(fh.h.Fsync(ctx))
+	return errno(fh.h.Fsync(context.WithoutCancel(ctx)))
 }
 
 // Release implements gofs.FileReleaser.
