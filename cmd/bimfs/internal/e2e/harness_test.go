@@ -55,11 +55,21 @@ type mountConfig struct {
 	setup    func(d *demo.Demo)
 }
 
-func startMount(tb testing.TB, cfg mountConfig) *mount {
+// parts is what a front end under test runs on: demo servers, a cache,
+// the accounts that reach the demo, the log, and the mount options with
+// the cache, logger and a staging directory filled in.
+type parts struct {
+	demo     *demo.Demo
+	cache    *cache.Cache
+	accounts []fs.Account
+	logs     *logBuffer
+	log      *slog.Logger
+	opts     fusefs.Options
+}
+
+// startParts starts what cfg describes; everything stops when the test ends.
+func startParts(tb testing.TB, cfg mountConfig) parts {
 	tb.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		tb.Skip("no /dev/fuse: real-mount tests need FUSE")
-	}
 	logs := &logBuffer{}
 	var w io.Writer = logs
 	if testing.Verbose() {
@@ -102,11 +112,21 @@ func startMount(tb testing.TB, cfg mountConfig) *mount {
 		accounts = append(accounts, fs.Account{Name: a.Name, Backend: b, Identity: wiring.Identity(a)})
 	}
 	fo := cfg.fs
-	fo.Cache = c
-	fo.Logger = log
+	fo.Cache, fo.Logger = c, log
 	if fo.StagingDir == "" {
 		fo.StagingDir = tb.TempDir()
 	}
+	return parts{demo: d, cache: c, accounts: accounts, logs: logs, log: log, opts: fo}
+}
+
+func startMount(tb testing.TB, cfg mountConfig) *mount {
+	tb.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		tb.Skip("no /dev/fuse: real-mount tests need FUSE")
+	}
+	parts := startParts(tb, cfg)
+	d, c, logs, fo := parts.demo, parts.cache, parts.logs, parts.opts
+	accounts := parts.accounts
 	dir := tb.TempDir()
 	m, err := fusefs.Mount(dir, accounts, fo)
 	if err != nil {

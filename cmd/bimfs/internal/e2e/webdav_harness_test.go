@@ -2,22 +2,16 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/bimfs/bimfs/cache"
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/davserver"
 	"github.com/bimfs/bimfs/cmd/bimfs/internal/demo"
-	"github.com/bimfs/bimfs/cmd/bimfs/internal/wiring"
 	"github.com/bimfs/bimfs/fs"
 	"github.com/bimfs/bimfs/fs/davfs"
 	"github.com/bimfs/bimfs/fs/fusefs"
-	"github.com/bimfs/bimfs/mountopts"
 )
 
 // export is the WebDAV export of both emulators, wired like `bimfs serve
@@ -43,48 +37,8 @@ func startExport(tb testing.TB, cfg exportConfig) *export {
 			tb.Skip("no /dev/fuse: the mount beside the export needs FUSE")
 		}
 	}
-	logs := &logBuffer{}
-	var w io.Writer = logs
-	if testing.Verbose() {
-		w = io.MultiWriter(logs, os.Stderr)
-	}
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx := context.Background()
-	cfg.demo.Empty = !cfg.fullDemo
-	d, err := demo.Start(ctx, cfg.demo, wiring.Env{Logger: log})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(d.Close)
-	if cfg.setup != nil {
-		cfg.setup(d)
-	}
-	copts := cache.Options{MemoryBytes: 256 << 20, Logger: log}
-	wiring.LimitMemory(copts.MemoryBytes)
-	if cfg.cacheDir {
-		copts.Dir = tb.TempDir()
-	}
-	c, err := cache.New(copts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	opts := &mountopts.Options{PollInterval: 200 * time.Millisecond}
-	opts.Defaults()
-	var accounts []fs.Account
-	for _, a := range d.Accounts {
-		b, err := wiring.Open(ctx, d.Env, a, opts)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { b.Close() })
-		accounts = append(accounts, fs.Account{Name: a.Name, Backend: b, Identity: wiring.Identity(a)})
-	}
-	fo := cfg.fs
-	fo.Cache, fo.Logger = c, log
-	if fo.StagingDir == "" {
-		fo.StagingDir = tb.TempDir()
-	}
+	parts := startParts(tb, cfg.mountConfig)
+	d, log, logs, fo, accounts := parts.demo, parts.log, parts.logs, parts.opts, parts.accounts
 	core, err := fs.New(accounts, fo.Options)
 	if err != nil {
 		tb.Fatal(err)
