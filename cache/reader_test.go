@@ -321,9 +321,9 @@ func TestFailedPrefetchDoesNotPoison(t *testing.T) {
 	}
 }
 
-// TestBrokenResponses: a short or broken body is requested once more; a
-// second failure is an error; the bytes of a too-long body past the
-// blocks it completed are never served.
+// TestBrokenResponses: a short or broken body is requested again, up to
+// rangeRepeats times; a failure every time is an error; the bytes of a
+// too-long body past the blocks it completed are never served.
 func TestBrokenResponses(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -332,9 +332,9 @@ func TestBrokenResponses(t *testing.T) {
 	}{
 		{"short once", fault{short: 100, n: 1}, -1},
 		{"broken once", fault{fail: 100, n: 1}, -1},
-		{"short twice", fault{short: 100, n: 2}, remote.Unavailable},
-		{"broken twice", fault{fail: 5, n: 2}, remote.Unavailable},
-		{"too long", fault{long: true, n: 2}, remote.KindUnknown},
+		{"short every time", fault{short: 100, n: rangeRepeats + 1}, remote.Unavailable},
+		{"broken every time", fault{fail: 5, n: rangeRepeats + 1}, remote.Unavailable},
+		{"too long every time", fault{long: true, n: rangeRepeats + 1}, remote.KindUnknown},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -316,3 +316,32 @@ func TestCallInContext(t *testing.T) {
 		t.Fatalf("calls %+v", seen)
 	}
 }
+
+// TestThrottledTokenRequestIsRetried: a 429 from the token endpoint reaches
+// the client as a typed Throttled error from below; the request was never
+// sent, so it is retried after the wait asked for instead of failing.
+func TestThrottledTokenRequestIsRetried(t *testing.T) {
+	var n atomic.Int32
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if n.Add(1) == 1 {
+			return nil, &remote.Error{Kind: remote.Throttled, Op: "token", RetryAfter: 10 * time.Millisecond}
+		}
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("ok")), Header: http.Header{}, Request: r}, nil
+	})
+	c := &Client{HTTP: &http.Client{Transport: rt}}
+	resp, err := c.Do(context.Background(), "op", get("http://127.0.0.1:1/x"))
+	if err != nil || n.Load() != 2 {
+		t.Fatalf("err %v after %d attempts", err, n.Load())
+	}
+	resp.Body.Close()
+	// A typed error of another kind is still final at once.
+	n.Store(0)
+	rt2 := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		n.Add(1)
+		return nil, &remote.Error{Kind: remote.Unauthenticated, Op: "token"}
+	})
+	c = &Client{HTTP: &http.Client{Transport: rt2}}
+	if _, err := c.Do(context.Background(), "op", get("http://127.0.0.1:1/x")); !remote.IsKind(err, remote.Unauthenticated) || n.Load() != 1 {
+		t.Fatalf("unauthenticated: %v after %d attempts", err, n.Load())
+	}
+}

@@ -81,13 +81,24 @@ func (c *Client) Do(ctx context.Context, op string, newReq func(ctx context.Cont
 				return nil, &remote.Error{Kind: remote.Canceled, Op: op, Err: ctx.Err()}
 			}
 			// Errors raised below the client (a failed token refresh) are
-			// already typed; only transport failures are worth repeating.
+			// already typed; only transport failures and a throttled token
+			// request (the request itself was never sent) are worth
+			// repeating, the latter after the wait it asked for.
 			var re *remote.Error
-			if errors.As(err, &re) && re.Kind != remote.Unavailable {
+			switch {
+			case errors.As(err, &re) && re.Kind == remote.Throttled:
+				lastErr, retry, wait = re, true, re.RetryAfter
+				if wait > c.maxRetryAfter() {
+					c.logger().Warn("not retrying: the server asks for a longer wait than allowed",
+						"op", op, "retry_after", wait.Round(time.Second), "max_retry_wait", c.maxRetryAfter(), "err", lastErr)
+					return nil, lastErr
+				}
+			case errors.As(err, &re) && re.Kind != remote.Unavailable:
 				return nil, re
+			default:
+				lastErr = &remote.Error{Kind: remote.Unavailable, Op: op, Message: RedactError(err)}
+				retry = idempotent(req.Method) || refused(err)
 			}
-			lastErr = &remote.Error{Kind: remote.Unavailable, Op: op, Message: RedactError(err)}
-			retry = idempotent(req.Method) || refused(err)
 		} else if resp.StatusCode < 400 {
 			return resp, nil
 		} else {
