@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -143,8 +144,16 @@ func (m *Manager) recover(r Record) {
 		return
 	}
 	var orphan string // user changes without confirmation, if any
-	if r.Dirty && live >= 0 {
+	switch {
+	case r.Dirty && live >= 0:
 		orphan = m.dataPath(r.Key)
+	case r.Dirty:
+		// The live copy was being turned into a snapshot (renamed) when
+		// the process died, before the record could name it: the newest
+		// snapshot file holds the changes.
+		if g := m.newestSnapshot(r.Key); g > r.Snapshot {
+			orphan = m.snapPath(r.Key, g)
+		}
 	}
 	if snap >= 0 && r.Confirmed {
 		// Confirmed content: upload it under its name, with the size the
@@ -168,6 +177,20 @@ func (m *Manager) recover(r Record) {
 		m.recoverAs(r, orphan)
 	}
 	m.removeFiles(r.Key)
+}
+
+// newestSnapshot is the highest generation among the snapshot files of
+// key on disk, 0 if none.
+func (m *Manager) newestSnapshot(key string) uint64 {
+	matches, _ := filepath.Glob(filepath.Join(m.dir, key+".*"+snapSuffix))
+	var newest uint64
+	for _, p := range matches {
+		gen, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), key+"."), snapSuffix), 10, 64)
+		if err == nil && gen > newest {
+			newest = gen
+		}
+	}
+	return newest
 }
 
 // recoverAs keeps the unconfirmed content in file src of record r as a

@@ -288,7 +288,9 @@ func TestCrashRules(t *testing.T) {
 	closing.WriteAt([]byte("closing"), 0)
 	cctx, cancel := context.WithCancel(ctx)
 	go closing.Commit(cctx, CommitOptions{Exclusive: true, Wait: true})
-	<-svc.started
+	for closing.Record().State != Uploading { // its own upload, not another file's
+		time.Sleep(time.Millisecond)
+	}
 	// Opened for writing, filled from the service, nothing changed.
 	clean, _ := m.Create("acct", "p", "clean.txt", "item2", "v2")
 	clean.Fill(ctx, strings.NewReader("remote bytes"), 12)
@@ -486,5 +488,34 @@ func TestWriteAsUploadFinishesKeepsItsRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-svc.started
+	}
+}
+
+// TestCrashWhileTurningLiveIntoSnapshot: the process dies after the live
+// copy was renamed into a snapshot but before the record named it; the
+// content is recovered from that snapshot file.
+func TestCrashWhileTurningLiveIntoSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	svc := newFake()
+	m := newManager(t, dir, svc)
+	f, _ := m.Create("acct", "p", "half.txt", "", "")
+	f.WriteAt([]byte("written, closing"), 0)
+	key := f.Key()
+	m.Close()
+	// What the rename of an exclusive commit leaves before its record.
+	if err := os.Rename(m.dataPath(key), m.snapPath(key, 1)); err != nil {
+		t.Fatal(err)
+	}
+	m2 := newManager(t, dir, newFake())
+	defer m2.Close()
+	var found []string
+	for _, r := range m2.Records() {
+		if r.State == Recovered {
+			b, _ := os.ReadFile(m2.dataPath(r.Key))
+			found = append(found, r.From+"="+string(b))
+		}
+	}
+	if len(found) != 1 || found[0] != "half.txt=written, closing" {
+		t.Fatalf("recovered %q", found)
 	}
 }
