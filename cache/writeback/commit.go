@@ -41,12 +41,13 @@ func (f *File) Commit(ctx context.Context, o CommitOptions) error {
 	}
 	needSnap := gen > f.snapGen
 	f.mu.Unlock()
+	// An existing snapshot keeps the confirmation it was taken with: a
+	// later commit of the same content (the last release after a close
+	// whose upload failed) must not confirm what that close did not.
 	if needSnap {
 		if err := f.snapshot(o); err != nil {
 			return err
 		}
-	} else if o.Confirmed {
-		f.confirm()
 	}
 	if !o.Wait {
 		f.m.kick()
@@ -106,21 +107,6 @@ func (f *File) snapshot(o CommitOptions) error {
 	}
 	f.m.retryNow(key)
 	return nil
-}
-
-// confirm marks the current snapshot as confirmed by the user.
-func (f *File) confirm() {
-	f.mu.Lock()
-	if f.rec.Confirmed || f.rec.Snapshot == 0 {
-		f.mu.Unlock()
-		return
-	}
-	f.rec.Confirmed = true
-	name := f.rec.Name
-	f.mu.Unlock()
-	if err := f.syncRecord(); err != nil {
-		f.m.log.Error("cannot journal confirmed content", "name", name, "err", err)
-	}
 }
 
 func syncFile(path string) error {
